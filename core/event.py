@@ -1,0 +1,97 @@
+"""`Event`: one captured event, in the project's event model, with lazy and cached field access.
+
+Sources (the scap reader, the live engine) build events from raw parameter bytes exactly as the scap
+format stores them; decoding into Python values happens only when someone asks (see `params.py`).
+The state engine attaches `thread`, `fd` and `enter`; fields are computed through the field registry
+and cached per event, so a filter and a chisel asking for the same field pay once.
+"""
+
+from . import eventmodel
+
+_MODEL = None
+
+
+def model():
+    """The event model, loaded on first use."""
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = eventmodel.load()
+    return _MODEL
+
+
+class Event:
+    """One event.
+
+    Attributes set by the source: `num` (evt.num), `ts` (ns since the epoch), `tid`, `cpu`, `type`
+    (event id), `raw` (list of the parameters' raw bytes, in table order; may hold fewer or more
+    than the table lists), `dump_flags` (scap EVF flags).
+    Attributes set by the state engine: `thread` (ThreadInfo or None), `fd` (FdInfo or None, for
+    events that use or create an fd), `fdnum` (the fd number the event refers to, or None) and
+    `enter` (the matching enter event, for exit events, when seen).
+    """
+
+    __slots__ = ("num", "ts", "tid", "cpu", "type", "info", "raw", "dump_flags",
+                 "thread", "fd", "fdnum", "enter", "_vals", "_cache")
+
+    def __init__(self, ts, tid, etype, raw, cpu=0, num=0, dump_flags=0):
+        self.num = num
+        self.ts = ts
+        self.tid = tid
+        self.cpu = cpu
+        self.type = etype
+        self.info = model().events[etype]
+        self.raw = raw
+        self.dump_flags = dump_flags
+        self.thread = None
+        self.fd = None
+        self.fdnum = None
+        self.enter = None
+        self._vals = None
+        self._cache = None
+
+    @property
+    def name(self):
+        """evt.type as the table names it (generic events are resolved by the `evt.type` field)."""
+        return self.info.name
+
+    @property
+    def dir(self):
+        return self.info.dir
+
+    def param(self, i):
+        """Parameter `i` decoded to a Python value, or None when the event does not carry it."""
+        vals = self._vals
+        if vals is None:
+            vals = self._vals = {}
+        elif i in vals:
+            return vals[i]
+        from .params import decode_param  # noqa: PLC0415 - params imports event helpers lazily
+
+        v = decode_param(self, i)
+        vals[i] = v
+        return v
+
+    def arg(self, name):
+        """Parameter named `name` decoded, or None when this event has no such parameter."""
+        i = self.info.param_index.get(name)
+        if i is None:
+            return None
+        return self.param(i)
+
+    def get(self, field):
+        """The value of a field such as 'fd.name' or 'proc.aname[2]', or None when it does not apply."""
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif field in cache:
+            return cache[field]
+        from .fields import registry  # noqa: PLC0415
+
+        v = registry().extract(self, field)
+        cache[field] = v
+        return v
+
+    __getitem__ = get
+
+    def __repr__(self):
+        return f"Event(num={self.num} ts={self.ts} tid={self.tid} {self.info.dir} {self.info.name})"
