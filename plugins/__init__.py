@@ -1,0 +1,29 @@
+"""The public chisel API: everything a chisel (built-in or third-party) imports.
+
+    from chisel.plugins import Arg, Chisel, Column, format_bytes, hookimpl
+
+Importing this package is cheap: it pulls in no event model, no bcc.
+"""
+
+from chisel.core.render import (
+    Column,
+    Output,
+    extend_string,
+    format_bytes,
+    format_time_interval,
+)
+from chisel.plugins.api import Arg, Chisel, Context, Summary
+from chisel.plugins.hookspecs import hookimpl
+
+__all__ = [
+    "Arg",
+    "Chisel",
+    "Column",
+    "Context",
+    "Output",
+    "Summary",
+    "extend_string",
+    "format_bytes",
+    "format_time_interval",
+    "hookimpl",
+]
