@@ -112,7 +112,11 @@ class Chisel:
         """Called for each event of `events` that passed the global filter and `prefilter`."""
 
     def on_interval(self, now_ns, delta_ns):
-        """Called once per interval (after `ctx.set_interval`), on event time: `now_ns` is the slot start."""
+        """Called once per interval slot (after `ctx.set_interval`), on event time.
+
+        `now_ns` is the timestamp of the event that opened the new slot; `delta_ns` the time since the
+        previous slot started (sysdig's on_interval arguments).
+        """
 
     def on_end(self, summary):
         """Called at the end of the capture; `summary` has first_ts, last_ts, events, drops, live."""
