@@ -1,0 +1,554 @@
+"""A parsed filter to a fast predicate, plus what the kernel may drop early (event types, push-down).
+
+Each check becomes a closure over its field key and its already-parsed right side; `and`/`or`/`not`
+become closures over their children. Nothing the user typed is ever evaluated as code.
+
+Semantics, as sysdig 0.29 shows them on real captures:
+* A field that cannot be extracted (None) makes the check false for every operator, `!=` included.
+* Filter-only "either endpoint" fields (fd.ip, fd.port, fd.net, fd.proto...) give a tuple of
+  candidates. A check is true when any candidate matches; `!=` is true when the tuple is not empty
+  and no candidate equals the value (sysdig: `fd.port=80` and `fd.port!=80` split the socket events).
+* A list-valued field (a Python list, e.g. fd.types) is `in` a set when all its values are in it,
+  and `intersects` it when any is; other operators test each value.
+* `glob`/`iglob` use fnmatch without the pathname rule (`*` matches '/'); `regex` must match the
+  whole value (RE2 FullMatch semantics, through Python's `re.fullmatch`); `pmatch` is a path-prefix
+  test; `bcontains`/`bstartswith` take hex.
+* Numbers accept sign, fraction, exponent and 0x hex (sysdig 0.29 accepts only plain integers:
+  tests/data/README.md lists such supersets).
+
+`file.name` is not a sysdig field (it comes from a blog post). It is accepted as an alias of
+`fd.name` so the post's examples work, and compiling it adds a one-line warning to `.warnings`
+saying so; the field registry itself keeps sysdig's names only.
+"""
+
+import fnmatch
+import ipaddress
+import re
+import socket
+
+from ..errors import UsageError
+from ..pushdown import PushDown
+from .parse import LIST_OPS, ORDER_OPS, And, Check, FilterError, Not, Or, looks_numeric, parse
+
+# Fields that only the filter knows, mapped to the sysdig field they stand for.
+ALIASES = {"file.name": "fd.name"}
+
+_NUMERIC_TYPES = re.compile(
+    r"U?INT\d+|RELTIME|ABSTIME|DOUBLE|ERRNO|FD|PID|UID|GID|FLAGS\d+|ENUMFLAGS\d+|MODE|"
+    r"SYSCALLID|SIGTYPE|SIGSET|SOCKFAMILY|L4PROTO|BOOL_NUM")
+_IP_TYPES = {"IPADDR", "IPV4ADDR", "IPV6ADDR"}
+_NET_TYPES = {"IPNET", "IPV4NET", "IPV6NET"}
+
+# Operators each class of field supports; anything else is a type error at compile time.
+_SUPPORTED = {
+    "string": {"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith",
+               "endswith", "glob", "iglob", "regex", "bcontains", "bstartswith", "in",
+               "intersects", "pmatch", "exists"},
+    "buffer": {"=", "==", "!=", "contains", "icontains", "startswith", "endswith", "bcontains",
+               "bstartswith", "in", "intersects", "exists"},
+    "numeric": {"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"},
+    "port": {"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"},
+    "bool": {"=", "==", "!=", "in", "intersects", "exists"},
+    "ip": {"=", "==", "!=", "in", "intersects", "exists"},
+    "net": {"=", "==", "!=", "in", "intersects", "exists"},
+}
+
+# Push-down axes: field -> (PushDown attribute, value parser).
+_PUSHDOWN_AXES = {"proc.pid": "pids", "thread.tid": "tids", "user.uid": "uids",
+                  "proc.name": "comms", "fd.name": "fd_names"}
+_MAX_COMM = 15
+GENERIC_EVENT = "syscall"  # the model's name for events whose evt.type is the syscall's name  # the kernel keeps 15 bytes of a task's comm
+
+
+class CompiledFilter:
+    """A compiled filter: `match(ev)` is the predicate.
+
+    `text` is the source; `event_types` the frozenset of evt.type names it can match (None: any);
+    `pushdown` a `PushDown` the kernel may apply without changing the result; `warnings` the
+    one-line notes compiling produced (an alias used, for instance).
+    """
+
+    __slots__ = ("text", "match", "event_types", "pushdown", "warnings", "ast")
+
+    def __init__(self, text, match, event_types, pushdown, warnings, ast):
+        self.text = text
+        self.match = match
+        self.event_types = event_types
+        self.pushdown = pushdown
+        self.warnings = warnings
+        self.ast = ast
+
+    def __call__(self, ev):
+        return self.match(ev)
+
+    def __repr__(self):
+        return f"CompiledFilter({self.text!r})"
+
+
+def compile_filter(text, registry=None):
+    """Compile sysdig filter `text` against a field `registry` (the project's one by default).
+
+    Raises `FilterError` (a `UsageError`) with the position of the bad token; never anything else
+    for any text.
+    """
+    if registry is None:
+        from ..fields import registry as default_registry  # noqa: PLC0415 - fields is heavy
+
+        registry = default_registry()
+    ast = parse(text)
+    compiler = _Compiler(text, registry)
+    match = compiler.predicate(ast)
+    universe = compiler.type_universe()
+    types, _exact = _event_types(ast, universe)
+    if types is not None and types >= universe:
+        types = None
+    pushdown = _pushdown(ast)
+    pushdown = PushDown(event_types=types, **pushdown)
+    return CompiledFilter(text, match, types, pushdown, tuple(compiler.warnings), ast)
+
+
+# -- predicates -----------------------------------------------------------------------------
+class _Compiler:
+    """Turns AST nodes into closures; remembers warnings for the caller."""
+
+    def __init__(self, text, registry):
+        self.text = text
+        self.registry = registry
+        self.warnings = []
+
+    def fail(self, why, pos):
+        raise FilterError(why, self.text, pos)
+
+    def type_universe(self):
+        from ..event import model  # noqa: PLC0415
+
+        return model().names
+
+    def predicate(self, node):
+        if isinstance(node, Check):
+            return self.check(node)
+        if isinstance(node, Not):
+            child = self.predicate(node.child)
+            return lambda ev: not child(ev)
+        preds = tuple(self.predicate(c) for c in node.children)
+        if isinstance(node, And):
+            return _all_of(preds)
+        return _any_of(preds)
+
+    def resolve(self, node):
+        """(lookup key for ev.get, field class) for the check's field."""
+        field = node.field
+        if field in ALIASES:
+            real = ALIASES[field]
+            note = f"'{field}' is not a sysdig field; using '{real}'"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            field = real
+        try:
+            fdef, _arg = self.registry.lookup(field)
+        except UsageError as e:
+            self.fail(e.message, node.pos)
+        except Exception as e:  # noqa: BLE001 - a plugin's field registry must not crash parsing
+            self.fail(f"field '{field}' cannot be used: {e}", node.pos)
+        return field, _field_class(getattr(fdef, "ftype", "CHARBUF"))
+
+    def check(self, node):
+        key, cls = self.resolve(node)
+        op = node.op
+        if op not in _SUPPORTED[cls]:
+            self.fail(f"'{op}' not supported for {_CLASS_WORDS[cls]} field '{node.field}'", node.op_pos)
+        if op == "exists":
+            return lambda ev: ev.get(key) is not None
+        if op in LIST_OPS:
+            return self.list_check(node, key, cls)
+        want = self.value(node.value, cls, op, node.field)
+        if op == "!=":
+            return _not_equal(key, _equal_test(cls, want))
+        return _scalar(key, self.scalar_test(cls, op, want))
+
+    def scalar_test(self, cls, op, want):
+        if op in ("=", "=="):
+            return _equal_test(cls, want)
+        if op in ORDER_OPS:
+            return _order_test(cls, op, want)
+        return _text_test(cls, op, want)
+
+    def list_check(self, node, key, cls):
+        values = tuple(self.value(v, cls, "=", node.field) for v in node.value)
+        if node.op == "pmatch":
+            prefixes = tuple(v.rstrip("/") for v in values)
+            return _scalar(key, lambda v: _path_under(_as_text(v), prefixes))
+        if cls == "net":
+            nets = values
+            return _membership(key, lambda c: (ip := _as_ip(c)) is not None and any(ip in n for n in nets),
+                               node.op)
+        if cls == "ip":
+            wanted = frozenset(values)
+            return _membership(key, lambda c: _as_ip(c) in wanted, node.op)
+        if cls in ("string",):
+            wanted = frozenset(values)
+            return _membership(key, lambda c: _as_text(c) in wanted, node.op)
+        if cls == "buffer":
+            wanted = frozenset(values)
+            return _membership(key, lambda c: _as_bytes(c) in wanted, node.op)
+        wanted = frozenset(values)
+        return _membership(key, lambda c: c in wanted, node.op)
+
+    # -- right-hand values, parsed once for the field's class --------------------------------
+    def value(self, value, cls, op, field):
+        text, pos = value.text, value.pos
+        if op in ("bcontains", "bstartswith"):
+            return _hex_bytes(text) or self.fail(
+                f"'{op}' takes hex bytes such as 474554, not '{text}'", pos)
+        if cls in ("numeric", "port"):
+            number = _number(text)
+            if number is None and cls == "port":
+                number = _service_port(text)
+            if number is None:
+                self.fail(f"'{text}' is not a number, as {_CLASS_WORDS[cls]} field '{field}' needs", pos)
+            return number
+        if cls == "bool":
+            if text not in ("true", "false"):
+                self.fail(f"'{text}' is not a boolean; use true or false", pos)
+            return text == "true"
+        if cls == "ip":
+            try:
+                return ipaddress.ip_address(text)
+            except ValueError:
+                self.fail(f"'{text}' is not an IPv4 or IPv6 address", pos)
+        if cls == "net":
+            try:
+                return ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                self.fail(f"'{text}' is not a network such as 10.0.0.0/8", pos)
+        if op in ("glob", "iglob", "regex"):
+            return self.pattern(text, op, pos)
+        if cls == "buffer":
+            return text.encode("utf-8", "surrogateescape")
+        return text
+
+    def pattern(self, text, op, pos):
+        if op == "regex":
+            try:
+                return re.compile(text, re.DOTALL)
+            except (re.error, OverflowError, RecursionError, ValueError) as e:
+                self.fail(f"bad regular expression: {e}", pos)
+        flags = re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)
+        return re.compile(fnmatch.translate(text), flags)
+
+
+_CLASS_WORDS = {"string": "string", "buffer": "buffer", "numeric": "numeric", "port": "port",
+                "bool": "boolean", "ip": "IP address", "net": "IP network"}
+
+
+def _field_class(ftype):
+    name = str(ftype).upper()
+    name = name.removeprefix("PT_")
+    if name == "BOOL":
+        return "bool"
+    if name == "PORT":
+        return "port"
+    if name in _IP_TYPES:
+        return "ip"
+    if name in _NET_TYPES:
+        return "net"
+    if name == "BYTEBUF":
+        return "buffer"
+    if _NUMERIC_TYPES.fullmatch(name):
+        return "numeric"
+    return "string"
+
+
+def _all_of(preds):
+    if len(preds) == 2:
+        first, second = preds
+        return lambda ev: first(ev) and second(ev)
+
+    def all_of(ev):
+        for p in preds:
+            if not p(ev):
+                return False
+        return True
+    return all_of
+
+
+def _any_of(preds):
+    if len(preds) == 2:
+        first, second = preds
+        return lambda ev: first(ev) or second(ev)
+
+    def any_of(ev):
+        for p in preds:
+            if p(ev):
+                return True
+        return False
+    return any_of
+
+
+def _scalar(key, test):
+    """A check true when the value (or any candidate of a tuple or list) passes `test`."""
+    def check(ev):
+        v = ev.get(key)
+        if v is None:
+            return False
+        if type(v) is tuple or type(v) is list:
+            return any(test(c) for c in v if c is not None)
+        return test(v)
+    return check
+
+
+def _not_equal(key, equal):
+    """`!=`: false when absent; for candidates, true when there are some and none is equal."""
+    def check(ev):
+        v = ev.get(key)
+        if v is None:
+            return False
+        if type(v) is tuple or type(v) is list:
+            present = [c for c in v if c is not None]
+            return bool(present) and not any(equal(c) for c in present)
+        return not equal(v)
+    return check
+
+
+def _membership(key, is_member, op):
+    """`in`/`intersects`: a list field needs all (in) or any (intersects) of its values in the set."""
+    def check(ev):
+        v = ev.get(key)
+        if v is None:
+            return False
+        if type(v) is list:
+            present = [c for c in v if c is not None]
+            if op == "in":
+                return bool(present) and all(is_member(c) for c in present)
+            return any(is_member(c) for c in present)
+        if type(v) is tuple:
+            return any(is_member(c) for c in v if c is not None)
+        return is_member(v)
+    return check
+
+
+def _equal_test(cls, want):
+    if cls == "string":
+        return lambda v: (v if type(v) is str else _as_text(v)) == want
+    if cls == "buffer":
+        return lambda v: _as_bytes(v) == want
+    if cls == "ip":
+        return lambda v: _as_ip(v) == want
+    if cls == "net":
+        return lambda v: (ip := _as_ip(v)) is not None and ip.version == want.version and ip in want
+    if cls == "bool":
+        return lambda v: bool(v) == want
+    return lambda v: _as_number(v) == want
+
+
+def _order_test(cls, op, want):
+    if cls == "string":
+        # Strings order by their text, as sysdig's string comparison does.
+        want = str(want)
+        get = _as_text
+    else:
+        get = _as_number
+    if op == "<":
+        return lambda v: (x := get(v)) is not None and x < want
+    if op == "<=":
+        return lambda v: (x := get(v)) is not None and x <= want
+    if op == ">":
+        return lambda v: (x := get(v)) is not None and x > want
+    return lambda v: (x := get(v)) is not None and x >= want
+
+
+def _text_test(cls, op, want):
+    """contains, icontains, startswith, endswith, glob, iglob, regex, bcontains, bstartswith."""
+    get = _as_bytes if (cls == "buffer" or op in ("bcontains", "bstartswith")) else _as_text
+    if op in ("contains", "bcontains"):
+        return lambda v: want in get(v)
+    if op == "icontains":
+        low = want.lower()
+        return lambda v: low in get(v).lower()
+    if op in ("startswith", "bstartswith"):
+        return lambda v: get(v).startswith(want)
+    if op == "endswith":
+        return lambda v: get(v).endswith(want)
+    if op in ("glob", "iglob"):
+        return lambda v: want.match(get(v)) is not None
+    return lambda v: want.fullmatch(get(v)) is not None  # regex
+
+
+def _path_under(path, prefixes):
+    for prefix in prefixes:
+        if not prefix:  # "/" (or an empty entry) is the root: every absolute path is under it
+            if path.startswith("/"):
+                return True
+        elif path == prefix or path.startswith(prefix + "/"):
+            return True
+    return False
+
+
+# -- value coercions ------------------------------------------------------------------------
+def _as_text(v):
+    if type(v) is str:
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "surrogateescape")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _as_bytes(v):
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    return _as_text(v).encode("utf-8", "surrogateescape")
+
+
+def _as_number(v):
+    if isinstance(v, (int, float)):
+        return v
+    return _number(_as_text(v))
+
+
+_IP_CACHE = {}
+
+
+def _as_ip(v):
+    """An ipaddress object for an extracted address (text, int, bytes or object), or None."""
+    if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return v
+    try:
+        return _IP_CACHE[v]
+    except KeyError:
+        pass
+    except TypeError:
+        return None
+    try:
+        ip = ipaddress.ip_address(v)
+    except ValueError:
+        ip = None
+    # A v4-mapped v6 address compares as the IPv4 one, as sysdig shows them.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if len(_IP_CACHE) > 4096:
+        _IP_CACHE.clear()
+    _IP_CACHE[v] = ip
+    return ip
+
+
+def _number(text):
+    """int or float for [+-]digits[.digits][e[+-]digits] or [+-]0xHEX; None otherwise."""
+    if not looks_numeric(text):
+        return None
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    if body[:2] in ("0x", "0X"):
+        return sign * int(body[2:], 16)
+    if body.isdigit():
+        return sign * int(body)
+    try:
+        number = float(body)
+    except (ValueError, OverflowError):
+        return None
+    return sign * number
+
+
+def _service_port(name):
+    """The port of a service name such as 'http' (tcp first, then udp), or None."""
+    for proto in ("tcp", "udp"):
+        try:
+            return socket.getservbyname(name, proto)
+        except (OSError, ValueError, UnicodeError):
+            continue
+    return None
+
+
+def _hex_bytes(text):
+    if not text or len(text) % 2 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        return None
+    return bytes.fromhex(text)
+
+
+# -- event types ----------------------------------------------------------------------------
+def _event_types(node, universe):
+    """(frozenset of evt.type names the node can be true for, or None; exact).
+
+    `exact` means the node is true for exactly those types, so `not` may complement it.
+    """
+    if isinstance(node, Check):
+        return _check_types(node, universe)
+    if isinstance(node, Not):
+        if isinstance(node.child, Not):  # 'not not X' is X
+            return _event_types(node.child.child, universe)
+        types, exact = _event_types(node.child, universe)
+        if not exact:
+            return None, False
+        if types is None:  # exactly every type: the negation matches none
+            return frozenset(), True
+        return _complement(types, universe), False
+    results = [_event_types(c, universe) for c in node.children]
+    exact = all(e for _, e in results)
+    if isinstance(node, And):
+        sets = [t for t, _ in results if t is not None]
+        return (frozenset.intersection(*sets) if sets else None), exact
+    if any(t is None for t, _ in results):
+        return None, exact
+    return frozenset().union(*(t for t, _ in results)), exact
+
+
+def _complement(types, universe):
+    """Every type outside `types`. Generic events take their evt.type from the syscall number,
+    so names outside the model are reached through 'syscall': the result keeps it and is
+    therefore a superset, not exact."""
+    return (universe - types) | {GENERIC_EVENT}
+
+
+def _check_types(node, universe):
+    field, op = node.field, node.op
+    if field == "evt.type":
+        if op in ("=", "=="):
+            return frozenset({node.value.text}), True
+        if op == "in":
+            return frozenset(v.text for v in node.value), True
+        if op == "!=":
+            return _complement({node.value.text}, universe), False
+        return None, False
+    if field.startswith("evt.type.is.") and op in ("=", "==", "!="):
+        name = field[len("evt.type.is."):]
+        is_one = _number(node.value.text) == 1
+        if (op == "!=") == is_one:
+            return _complement({name}, universe), False
+        return frozenset({name}), True
+    # Any other check can be true for any event type (and is not exactly "all types" either).
+    return None, False
+
+
+# -- push-down ------------------------------------------------------------------------------
+def _pushdown(node):
+    """{PushDown attribute: frozenset} constraints the filter cannot be true outside of."""
+    if isinstance(node, Check):
+        return _check_pushdown(node)
+    if isinstance(node, Not):
+        return {}
+    parts = [_pushdown(c) for c in node.children]
+    if isinstance(node, And):
+        merged = {}
+        for part in parts:
+            for axis, values in part.items():
+                merged[axis] = values if axis not in merged else merged[axis] & values
+        return merged
+    common = set.intersection(*(set(p) for p in parts))
+    return {axis: frozenset().union(*(p[axis] for p in parts)) for axis in common}
+
+
+def _check_pushdown(node):
+    axis = _PUSHDOWN_AXES.get(ALIASES.get(node.field, node.field))
+    if axis is None or node.op not in ("=", "==", "in"):
+        return {}
+    texts = [node.value.text] if node.op != "in" else [v.text for v in node.value]
+    if axis in ("pids", "tids", "uids"):
+        numbers = [_number(t) for t in texts]
+        if any(type(n) is not int for n in numbers):
+            return {}
+        return {axis: frozenset(numbers)}
+    if axis == "comms" and any(len(t.encode("utf-8", "surrogateescape")) > _MAX_COMM for t in texts):
+        # A longer proc.name can come from the executable's path, not the kernel's comm.
+        return {}
+    return {axis: frozenset(texts)}
