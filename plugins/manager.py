@@ -73,12 +73,20 @@ def check_not_writable_by_others(path, what):
     """
     if os.geteuid() != 0:
         return
-    for target in (path, os.path.dirname(os.path.abspath(path))):
+    targets = [path]
+    if what == "file":  # whoever may rename entries in the folder may swap the file
+        targets.append(os.path.dirname(os.path.abspath(path)))
+    for target in targets:
         try:
-            mode = os.stat(target).st_mode
+            st = os.stat(target)
         except OSError as exc:
             raise UsageError(f"cannot read plugin {what} {path}: {exc.strerror}; check the path") from None
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if st.st_uid != 0:
+            raise ChiselRuntimeError(
+                f"refusing plugin {what} {target}: owned by uid {st.st_uid} while running as root; "
+                f"run 'chown root {target}' or move the plugin")
+        sticky_dir = target != path and st.st_mode & stat.S_ISVTX  # /tmp: others cannot swap our file
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_dir:
             raise ChiselRuntimeError(
                 f"refusing plugin {what} {target}: writable by group or others while running as root; "
                 f"run 'chmod go-w {target}' or move the plugin")
@@ -280,6 +288,29 @@ class PluginManager:
         near = difflib.get_close_matches(word, [*table, *self._aliases], n=1)
         hint = f"did you mean '{near[0]}'?" if near else "run 'chisel --list' to see them"
         raise UsageError(f"unknown chisel '{name}': no installed chisel has that name; {hint}")
+
+    def call_isolated(self, hook_name, warn, **kwargs):
+        """Call a lifecycle hook one implementation at a time; the answers as a list (None dropped).
+
+        pluggy stops at the first implementation that raises; here a failing plugin is reported through
+        `warn(message)` by name and the others still run. `UsageError` passes through (a plugin's
+        `chisel_configure` rejecting a setting is the user's error, not the plugin's).
+        """
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            wanted = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            try:
+                result = impl.function(**wanted)
+            except UsageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - isolate the plugin
+                label = self._sources.get(impl.plugin_name)
+                warn(f"plugin {label.label if label else impl.plugin_name} failed in {hook_name}: "
+                     f"{type(exc).__name__}: {exc}")
+                continue
+            if result is not None:
+                results.append(result)
+        return results
 
     def chisels_of_file(self, source):
         """The chisel entries a file plugin provided (for `chisel ./mine.py`)."""

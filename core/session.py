@@ -1,0 +1,419 @@
+"""One run: plugins → chisel → filters → source → state → global filter → dispatch → end reports.
+
+`Session(config, plugins).run()` returns the exit code. Everything heavy (event model, fields, filter,
+state, the capture reader, the live engine and bcc) is imported here, lazily, so `--list` and `--info`
+never pay for it. Library rules apply: errors are raised (`UsageError`, `ChiselRuntimeError`), never
+printed; the only lines this module writes are the run's own status lines on stderr ("Tracing...",
+"N events dropped", one line per stopped chisel) and the events or reports on stdout.
+"""
+
+import os
+import signal
+import stat
+import sys
+import time
+
+from chisel.core.errors import ChiselRuntimeError, ExitCode, UsageError
+from chisel.core.render import Output
+from chisel.plugins.api import Context, Summary
+
+PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # replaying a smaller file is too quick to need a progress line
+PROGRESS_EVERY = 1 << 14  # events between progress checks
+IDLE_TICK_S = 0.2  # how often an idle live run advances interval ticks on the clock
+TRACING_BANNER = "Tracing... Ctrl-C to end."
+
+
+class Session:
+    """Wires and runs one capture; attributes (`config`, `plugins`, `chisels`, `filter`, `source`,
+    `state`, `stats`) are what the `chisel_session_*` and `chisel_report_header` hooks look at.
+
+    `chisels` is a list of `ChiselEntry` (from the plugin manager) to run side by side; empty means
+    print events. `chisel_args` maps a chisel name to {arg: value} from the settings file and the
+    command line (the command line wins).
+    """
+
+    def __init__(self, config, plugins, chisels=(), chisel_args=None, stdout=None, stderr=None):
+        self.config = config
+        self.plugins = plugins
+        self.chisels = list(chisels)
+        self.chisel_args = chisel_args or {}
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.out = Output(self.stdout, color=config.color)
+        self.filter = None
+        self.source = None
+        self.state = None
+        self.writer = None
+        self.dispatcher = None
+        self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
+        self._stopping = False
+        self._child = None
+
+    @property
+    def live(self):
+        return self.config.read_path is None
+
+    # -- preparation ------------------------------------------------------------------------------
+
+    def prepare(self):
+        """Check and compile everything the run needs before any source opens; raises UsageError."""
+        from chisel.core.filter import compile_filter  # noqa: PLC0415 - heavy, off the --list path
+
+        registry = self._field_registry()
+        self._check_capture_options()
+        for entry in self.chisels:
+            self._check_chisel(entry, registry)
+        self.filter = compile_filter(self._filter_text(), registry) if self._filter_text() else None
+        self._prefilters = {}
+        for entry in self.chisels:
+            text = entry.cls.prefilter
+            if text:
+                try:
+                    self._prefilters[entry.name] = compile_filter(text, registry)
+                except UsageError as exc:
+                    raise UsageError(f"bad prefilter in chisel {entry.name} ({entry.source.label}): "
+                                     f"{exc.message}; fix the chisel's prefilter") from None
+        self._args = {e.name: e.cls.build_args(self.chisel_args.get(e.name, {})) for e in self.chisels}
+
+    def _field_registry(self):
+        """The field registry with every plugin's fields added (once per process)."""
+        from chisel.core.fields import registry  # noqa: PLC0415
+
+        reg = registry()
+        if not getattr(reg, "_chisel_plugin_fields_added", False):
+            self.plugins.call_isolated("chisel_register_fields", self._warn, registry=reg)
+            reg._chisel_plugin_fields_added = True
+        return reg
+
+    def _check_capture_options(self):
+        cfg = self.config
+        if cfg.read_path is not None:
+            if cfg.command:
+                raise UsageError("-- COMMAND cannot be used with -r: a capture file cannot trace a new "
+                                 "process; drop -r to trace live")
+            _check_readable_capture(cfg.read_path)
+        if cfg.write_path is not None and os.path.isdir(cfg.write_path):
+            raise UsageError(f"bad value for -w: {cfg.write_path} is a directory; name a file to write")
+
+    def _check_chisel(self, entry, registry):
+        """A chisel's declared events and fields must exist (exit 2 otherwise)."""
+        from chisel.core.event import model  # noqa: PLC0415
+
+        names = model().names
+        for evname in entry.cls.events or ():
+            if evname not in names:
+                raise UsageError(f"chisel {entry.name} ({entry.source.label}) subscribes to unknown event "
+                                 f"type '{evname}'; fix its events (see 'chisel --list-fields')")
+        for field in entry.cls.fields:
+            try:
+                registry.lookup(field)
+            except UsageError as exc:
+                raise UsageError(f"chisel {entry.name} ({entry.source.label}) needs a field chisel does not "
+                                 f"have: {exc.message}") from None
+
+    def _filter_text(self):
+        """The user's filter, narrowed to --pid / the traced command's process tree."""
+        text = self.config.filter_text.strip()
+        pids = list(self.config.pids) + ([self._child.pid] if self._child else [])
+        if not pids:
+            return text
+        tree = " or ".join(f"proc.pid={p} or proc.apid={p}" for p in pids)
+        return f"({text}) and ({tree})" if text else tree
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self):
+        """Run to the end of the capture (or -n/-M, Ctrl-C, the traced command's exit); the exit code."""
+        if self.config.command:
+            self._child = _GatedChild(self.config.command)
+        try:
+            self.prepare()
+            self._open_source()
+            return self._run_open()
+        finally:
+            self._close()
+            if self._child is not None:
+                self._child.kill_if_gated()
+
+    def _open_source(self):
+        from chisel.core.state import State  # noqa: PLC0415
+
+        if self.live:
+            self.source = self._open_live()
+        else:
+            from chisel.core.scap_reader import ScapReader  # noqa: PLC0415
+
+            self.source = ScapReader(self.config.read_path)
+        self.state = State(self.source.snapshot, live=self.live)
+        if self.config.write_path is not None:
+            from chisel.core.scap_writer import ScapWriter  # noqa: PLC0415
+
+            self.writer = ScapWriter(self.config.write_path, self.source.snapshot)
+
+    def _open_live(self):
+        if os.geteuid() != 0:
+            raise ChiselRuntimeError("live capture needs root (CAP_BPF and CAP_PERFMON): not running as "
+                                     "root; run with sudo, or replay a capture with -r FILE")
+        from chisel.core.live.engine import LiveSource  # noqa: PLC0415 - imports bcc
+
+        return LiveSource(event_types=self._wanted_event_types(),
+                          pushdown=self.filter.pushdown if self.filter is not None else None,
+                          snaplen=self._snaplen())
+
+    def _wanted_event_types(self):
+        """evt.type names the chisels and the filter can use (None: every type)."""
+        if not self.chisels or any(e.cls.events is None for e in self.chisels):
+            wanted = None
+        else:
+            wanted = frozenset().union(*(e.cls.events for e in self.chisels))
+        if self.filter is not None and self.filter.event_types is not None:
+            wanted = self.filter.event_types if wanted is None else wanted & self.filter.event_types
+        return wanted
+
+    def _snaplen(self):
+        """-s wins; else the largest snaplen a chisel asks for; else the source's default (None)."""
+        if self.config.snaplen is not None:
+            return self.config.snaplen
+        wanted = [e.cls.snaplen for e in self.chisels if e.cls.snaplen]
+        return max(wanted) if wanted else None
+
+    def _run_open(self):
+        from chisel.core.dispatch import Dispatcher  # noqa: PLC0415
+        from chisel.core.event import model  # noqa: PLC0415
+
+        self.dispatcher = Dispatcher(model().ids_for_name, self._chisel_failed)
+        printer = None if self.chisels else self._event_printer()
+        for entry in self.chisels:
+            handler = self.dispatcher.add(entry.cls(), entry.name, entry.cls.events,
+                                          self._prefilters.get(entry.name))
+            ctx = Context(out=self.out, live=self.live, json=self.config.json,
+                          buffer_format=self.config.buffer_format, snaplen=self._snaplen(),
+                          state=self.state,
+                          interval_setter=lambda ns, h=handler: self.dispatcher.set_interval(h, ns))
+            self.dispatcher.setup(handler, self._args[entry.name], ctx)
+        self.plugins.call_isolated("chisel_session_start", self._warn, session=self)
+        with _StopSignals(self._request_stop):
+            if self.live:
+                for line in self._header_lines():
+                    print(line, file=self.stderr)
+                print(TRACING_BANNER, file=self.stderr, flush=True)
+                if self._child is not None:
+                    self._child.release(on_exit=self._request_stop)
+            self._loop(printer)
+        self.stats.drops = getattr(self.source, "drops", 0) or 0
+        self.dispatcher.end(self.stats)
+        self.out.flush()
+        self.plugins.call_isolated("chisel_session_end", self._warn, session=self, stats=self.stats)
+        if self.stats.drops:
+            print(f"{self.stats.drops} events dropped", file=self.stderr)
+        if self.dispatcher.failed:
+            return ExitCode.FAILURE
+        if self._child is not None:
+            return self._child.returncode()
+        return ExitCode.OK
+
+    def _loop(self, printer):
+        """The hot loop: state first, then the global filter, then -w, printing and dispatch."""
+        cfg = self.config
+        process = self.state.process
+        match = self.filter.match if self.filter is not None else None
+        dispatch = self.dispatcher.dispatch
+        write = self.writer.write if self.writer is not None else None
+        limit = cfg.count
+        deadline_ns = None
+        matched = 0
+        stats = self.stats
+        progress = self._progress()
+        for ev in self.source.events():
+            if self._stopping:
+                break
+            if ev is None:  # a live source idle past its poll timeout: let ticks follow the clock
+                self.dispatcher.advance(time.time_ns())
+                continue
+            process(ev)
+            if stats.first_ts is None:
+                stats.first_ts = ev.ts
+                if cfg.duration_s is not None:
+                    deadline_ns = ev.ts + int(cfg.duration_s * 1_000_000_000)
+            if deadline_ns is not None and ev.ts >= deadline_ns:
+                break
+            stats.last_ts = ev.ts
+            stats.events += 1
+            passed = match is None or match(ev)
+            if passed:
+                matched += 1
+                if write is not None:
+                    write(ev)
+                if printer is not None:
+                    printer(ev)
+            dispatch(ev, passed)
+            if progress is not None and not stats.events % PROGRESS_EVERY:
+                progress()
+            if limit is not None and matched >= limit:
+                break
+        if progress is not None:
+            progress(done=True)
+
+    def _event_printer(self):
+        """A callable printing one event as the CLI asked (-p format, -j JSON or sysdig's default line)."""
+        from chisel.core import output  # noqa: PLC0415
+
+        return output.event_printer(self.stdout, print_format=self.config.print_format,
+                                    json=self.config.json, buffer_format=self.config.buffer_format,
+                                    snaplen=self.config.snaplen)
+
+    def _progress(self):
+        """A progress reporter for replaying a large file to a terminal, or None."""
+        cfg = self.config
+        total = getattr(self.source, "total_bytes", None)
+        wanted = cfg.progress if cfg.progress is not None else (
+            not self.live and _isatty(self.stderr) and bool(total) and total >= PROGRESS_MIN_BYTES)
+        if not wanted or not total:
+            return None
+        source, stderr, name = self.source, self.stderr, os.path.basename(cfg.read_path or "")
+
+        def report(done=False):
+            pct = 100 if done else min(99, source.bytes_read * 100 // total)
+            stderr.write(f"\rreading {name}: {pct}%" + ("\n" if done else ""))
+            stderr.flush()
+
+        return report
+
+    def _header_lines(self):
+        lines = []
+        for result in self.plugins.call_isolated("chisel_report_header", self._warn, session=self):
+            lines.extend(result or ())
+        return lines
+
+    # -- stopping and failures --------------------------------------------------------------------
+
+    def _request_stop(self):
+        """Ctrl-C, SIGTERM or the traced command's exit: stop reading; end reports still run."""
+        self._stopping = True
+        stop = getattr(self.source, "stop", None)
+        if stop is not None:
+            stop()
+
+    def _chisel_failed(self, name, exc):
+        detail = f"{type(exc).__name__}: {exc}"
+        print(f"chisel: error: chisel {name} stopped: {detail}; the other chisels went on", file=self.stderr)
+        if self.config.debug:
+            import traceback  # noqa: PLC0415
+
+            traceback.print_exception(exc, file=self.stderr)
+
+    def _warn(self, message):
+        print(f"chisel: warning: {message}", file=self.stderr)
+
+    def _close(self):
+        """Close the writer (leaving a valid file) and the source, whatever happened."""
+        errors = []
+        for closer in (self.writer, self.source):
+            if closer is None:
+                continue
+            try:
+                closer.close()
+            except OSError as exc:
+                errors.append(exc)
+        self.writer = self.source = None
+        if errors:
+            raise ChiselRuntimeError(f"closing the capture failed: {errors[0]}; check the disk and the path")
+
+
+def _isatty(stream):
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _check_readable_capture(path):
+    """`-r` must name a readable regular (or gzip) file; each other case is one clear usage line."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {path}: no such file; check the -r path") from None
+    except PermissionError:
+        raise UsageError(f"cannot read {path}: permission denied; check its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"cannot read {path}: it is a directory; pass a capture file to -r")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"cannot read {path}: not a regular file; pass a capture file to -r")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {path}: permission denied; check its permissions")
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM call `on_stop` (once each run) instead of killing the process, while active."""
+
+    def __init__(self, on_stop):
+        self.on_stop = on_stop
+        self._previous = {}
+
+    def __enter__(self):
+        import threading  # noqa: PLC0415
+
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signal handlers can only be set from the main thread (in-process tests)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, lambda _s, _f: self.on_stop())
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class _GatedChild:
+    """`-- COMMAND ARGS`: the command forked at once (its PID known) but held on a pipe until released.
+
+    bcc's exec.py trick: the child blocks reading a pipe, so it runs no code before the probes are
+    attached and no event of it is missed.
+    """
+
+    def __init__(self, argv):
+        import shutil  # noqa: PLC0415
+
+        if shutil.which(argv[0]) is None:
+            raise UsageError(f"cannot run {argv[0]}: command not found; check the command after --")
+        read_end, self._gate = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: wait for the gate, then become the command
+            try:
+                os.close(self._gate)
+                if os.read(read_end, 1) != b"x":
+                    os._exit(127)
+                os.close(read_end)
+                os.execvp(argv[0], list(argv))
+            finally:
+                os._exit(127)
+        os.close(read_end)
+        self._status = None
+        self._released = False
+
+    def release(self, on_exit):
+        """Let the command run; `on_exit()` is called (from a thread) once it has exited."""
+        import threading  # noqa: PLC0415
+
+        os.write(self._gate, b"x")
+        os.close(self._gate)
+        self._released = True
+
+        def wait():
+            _, self._status = os.waitpid(self.pid, 0)
+            time.sleep(IDLE_TICK_S)  # let the last events reach the ring buffer before stopping
+            on_exit()
+
+        threading.Thread(target=wait, daemon=True, name="chisel-command-wait").start()
+
+    def returncode(self):
+        """The command's exit code (128+N when killed by signal N), as a shell reports it."""
+        if self._status is None:
+            _, self._status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(self._status) if os.WIFEXITED(self._status) else \
+            128 + os.WTERMSIG(self._status)
+
+    def kill_if_gated(self):
+        """A run that failed before release must not leave the child waiting on the gate."""
+        if not self._released:
+            os.close(self._gate)  # the child reads EOF and exits 127
+            os.waitpid(self.pid, 0)
