@@ -415,6 +415,18 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
+def report_error(exc, stderr, debug=False):
+    """Print a ChiselError as the one-line `chisel: error: ...` (plus its detail lines); its exit code."""
+    print(f"{PROG}: error: {exc.message}", file=stderr)
+    for line in exc.detail_lines:
+        print(line, file=stderr)
+    if debug:
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exception(exc, file=stderr)
+    return int(exc.exit_code)
+
+
 def main(argv=None, stdout=None, stderr=None, env=None):
     """Entry point of the `chisel` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -424,14 +436,7 @@ def main(argv=None, stdout=None, stderr=None, env=None):
     try:
         return int(_Cli(argv, stdout, stderr, os.environ if env is None else env).run())
     except ChiselError as exc:
-        print(f"{PROG}: error: {exc.message}", file=stderr)
-        for line in exc.detail_lines:
-            print(line, file=stderr)
-        if debug:
-            import traceback  # noqa: PLC0415
-
-            traceback.print_exc(file=stderr)
-        return int(exc.exit_code)
+        return report_error(exc, stderr, debug)
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.OK)

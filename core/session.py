@@ -32,7 +32,9 @@ class Session:
     command line (the command line wins).
     """
 
-    def __init__(self, config, plugins, chisels=(), chisel_args=None, stdout=None, stderr=None):
+    def __init__(self, config, plugins, chisels=(), chisel_args=None, stdout=None, stderr=None,
+                 source=None):
+        self._given_source = source  # an object with the source contract, instead of -r or live
         self.config = config
         self.plugins = plugins
         self.chisels = list(chisels)
@@ -51,6 +53,8 @@ class Session:
 
     @property
     def live(self):
+        if self._given_source is not None:
+            return bool(getattr(self._given_source, "live", False))
         return self.config.read_path is None
 
     # -- preparation ------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ class Session:
 
     def _check_capture_options(self):
         cfg = self.config
-        if cfg.read_path is not None:
+        if cfg.read_path is not None and self._given_source is None:
             if cfg.command:
                 raise UsageError("-- COMMAND cannot be used with -r: a capture file cannot trace a new "
                                  "process; drop -r to trace live")
@@ -138,7 +142,9 @@ class Session:
     def _open_source(self):
         from chisel.core.state import State  # noqa: PLC0415
 
-        if self.live:
+        if self._given_source is not None:
+            self.source = self._given_source
+        elif self.live:
             self.source = self._open_live()
         else:
             from chisel.core.scap_reader import ScapReader  # noqa: PLC0415
