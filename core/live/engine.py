@@ -1,0 +1,249 @@
+"""`LiveSource`: capture system calls live with eBPF (BCC, syscall tracepoints only).
+
+What gets attached: the seed syscalls carrying the event types the session wants (narrowed by the
+filter's pushdown), plus `specs.STATE_SYSCALLS` (process lifecycle and fd creation/close, so state
+stays right), plus sched_process_exit/exit_group (procexit) and sched_process_fork (ptid, the
+traced process tree, inherited fds). sock:inet_sock_set_state is added when connect/accept are
+traced, for TCP tuples. Never raw_syscalls.
+
+In-kernel filtering is data in maps: the traced tgids (`pid=`/`command=`), the pushdown's pids,
+tids, uids, comms, and the (tgid, fd) pairs opened on one of its fd names; I/O on any other fd
+never leaves the kernel. Known limits of fd-name matching: the kernel compares the path exactly
+as the program passed it (a relative path matches only a relative name) and paths of 256 bytes
+or more switch the fd axis off (every fd passes; userspace filters as always).
+
+Records go through a ring buffer reserved with BPF_RB_NO_WAKEUP and drained every ~5 ms; every
+failed reservation is counted per CPU (`drops`).
+"""
+
+import ctypes
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ChiselRuntimeError
+from ..threadinfo import Snapshot
+from . import probes
+from .decode import Decoder
+from .gate import GatedProcess
+from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types
+
+POLL_INTERVAL_S = 0.005
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
+
+
+def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, formats=()):
+    """The `ProbePlan` for a session: depends on which axes are used, never on their values."""
+    wanted = set(SEED_SYSCALLS if event_types is None else syscalls_for_event_types(event_types))
+    if pushdown is not None and pushdown.event_types is not None:
+        wanted &= syscalls_for_event_types(pushdown.event_types)
+    syscalls = frozenset(wanted | STATE_SYSCALLS)
+    axes = set()
+    if pid is not None or command is not None:
+        axes.add("traced")
+    if pushdown is not None:
+        for axis, values in (("pids", pushdown.pids), ("tids", pushdown.tids), ("uids", pushdown.uids),
+                             ("comms", pushdown.comms), ("fds", pushdown.fd_names)):
+            if values is not None:
+                axes.add(axis)
+    formats = tuple(f for f in formats if f[0] in syscalls)
+    return probes.ProbePlan(syscalls=syscalls, procexit=True, snap_bucket=probes.snap_bucket(snaplen),
+                            axes=frozenset(axes), formats=formats)
+
+
+def _capabilities():
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def check_environment():
+    """Raise `ChiselRuntimeError` with what to do when live capture cannot work here."""
+    caps = _capabilities()
+    has_bpf = caps >> _CAP_SYS_ADMIN & 1 or (caps >> _CAP_BPF & 1 and caps >> _CAP_PERFMON & 1)
+    if os.geteuid() != 0 and not has_bpf:
+        raise ChiselRuntimeError(
+            "live capture needs root or CAP_BPF+CAP_PERFMON; run with sudo, or read a capture with -r")
+    if not any(Path(r, "events/syscalls").is_dir() for r in probes.TRACEFS_ROOTS):
+        raise ChiselRuntimeError(
+            "tracefs is not mounted: no /sys/kernel/tracing/events/syscalls; "
+            "mount it with: mount -t tracefs nodev /sys/kernel/tracing")
+    release = os.uname().release
+    if not (Path(f"/lib/modules/{release}/build").exists() or Path("/sys/kernel/kheaders.tar.xz").exists()):
+        raise ChiselRuntimeError(
+            f"kernel headers missing for {release}: install linux-headers-amd64 and link "
+            f"/lib/modules/{release}/build to them")
+
+
+def _import_bcc():
+    try:
+        import bcc  # noqa: PLC0415 - 0.5 s: only when a live session starts
+    except ImportError as e:
+        raise ChiselRuntimeError(
+            f"BPF/bcc unavailable ({e}); install python3-bpfcc, or read a capture with -r") from e
+    return bcc
+
+
+def _initial_snapshot():
+    try:
+        from ..procscan import scan_proc  # noqa: PLC0415 - written in parallel; empty until it lands
+    except ImportError:
+        return Snapshot()
+    return scan_proc()
+
+
+class LiveSource:
+    """A live capture: `.snapshot`, `.events()`, `.drops`, `.stop()`, `.close()`, `.child_exit_code`.
+
+    `event_types`: evt.type names the session wants (None: the whole seed list). `snaplen`: I/O
+    bytes kept per event. `pushdown`: a `PushDown` applied in the kernel. `pid`: trace one process
+    and its threads. `command`: argv started on a gate, traced with its descendants from its first
+    syscall; the capture ends when it exits. `warnings`: syscalls skipped on this kernel.
+    Timings (seconds) of the start-up steps are in `timings` ('import', 'compile', 'scan').
+    """
+
+    def __init__(self, *, event_types=None, snaplen=80, pushdown=None, pid=None, command=None):
+        check_environment()
+        self.warnings = []
+        self.timings = {}
+        self.child_exit_code = None
+        self._stop = threading.Event()
+        self._pending = []
+        self._child = None
+        self._bpf = None
+        self._final_drops = 0
+        self.snaplen = snaplen
+        t0 = time.monotonic()
+        bcc = _import_bcc()
+        self.timings["import"] = time.monotonic() - t0
+        all_syscalls = SEED_SYSCALLS | STATE_SYSCALLS
+        formats, missing = probes.read_formats(all_syscalls)
+        for name in missing:
+            self.warnings.append(f"tracepoint syscalls:sys_enter_{name} missing on this kernel; "
+                                 f"{name} is not traced")
+        plan = plan_for(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
+                        command=command, formats=formats)
+        plan = probes.ProbePlan(plan.syscalls - set(missing), plan.procexit, plan.snap_bucket,
+                                plan.axes, plan.formats)
+        self.plan = plan
+        if command is not None:
+            self._child = GatedProcess(list(command))
+        try:
+            t0 = time.monotonic()
+            try:
+                # TRACEPOINT_PROBE programs attach as the object is built; empty filter maps keep
+                # every filtered axis closed until _fill_maps runs, so nothing leaks meanwhile.
+                self._bpf = bcc.BPF(text=probes.generate_source(plan))
+            except Exception as e:  # bcc raises bare Exceptions for compile/load/attach failures
+                raise ChiselRuntimeError(f"cannot load the BPF programs: {str(e).splitlines()[0]}") from e
+            self.timings["compile"] = time.monotonic() - t0
+            self._fill_maps(pushdown, pid, snaplen)
+            t0 = time.monotonic()
+            self.snapshot = _initial_snapshot()
+            self.timings["scan"] = time.monotonic() - t0
+            self._seed_fd_watch(pushdown)
+            self._decoder = Decoder(time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC),
+                                    self.snapshot)
+            pending = self._pending
+
+            def on_record(_ctx, data, size):
+                pending.append(ctypes.string_at(data, size))
+                return 0  # an int: returning None costs bcc a caught exception per record
+
+            self._bpf["events"].open_ring_buffer(on_record)
+        except BaseException:
+            self.close()
+            raise
+        if self._child is not None:
+            self._child.release()
+
+    def _fill_maps(self, pushdown, pid, snaplen):
+        b = self._bpf
+        config = b["config"]
+        config[ctypes.c_int(0)] = ctypes.c_uint64(snaplen)
+        config[ctypes.c_int(1)] = ctypes.c_uint64(os.getpid())
+        one = ctypes.c_uint8(1)
+        if "traced" in self.plan.axes:
+            root = self._child.pid if self._child is not None else pid
+            b["traced"][ctypes.c_uint32(root)] = one
+        if pushdown is None:
+            return
+        for axis, table in (("pids", "f_pids"), ("tids", "f_tids"), ("uids", "f_uids")):
+            for value in getattr(pushdown, axis) or ():
+                b[table][ctypes.c_uint32(int(value))] = one
+        for comm in pushdown.comms or ():
+            key = b["f_comms"].Key()
+            key.s = comm.encode(errors="surrogateescape")[:15]
+            b["f_comms"][key] = one
+        if pushdown.fd_names is not None:
+            names = [n.encode(errors="surrogateescape") for n in pushdown.fd_names]
+            if any(len(n) >= probes.PATHKEY_LEN or b"\0" in n for n in names):
+                config[ctypes.c_int(2)] = ctypes.c_uint64(1)  # cannot match in the kernel: pass all fds
+            for name in names:
+                if len(name) < probes.PATHKEY_LEN:
+                    key = b["fd_names"].Key()
+                    key.s = name
+                    b["fd_names"][key] = one
+
+    def _seed_fd_watch(self, pushdown):
+        """fds already open on a watched name (from the /proc scan) are interesting from the start."""
+        if pushdown is None or pushdown.fd_names is None:
+            return
+        watch = self._bpf["fd_watch"]
+        seen = set()
+        for thread in self.snapshot.threads:
+            if thread.pid in seen:
+                continue
+            seen.add(thread.pid)
+            for fd, info in thread.fdtable.items():
+                if info.name in pushdown.fd_names:
+                    key = watch.Key()
+                    key.tgid, key.fd = thread.pid, fd
+                    watch[key] = ctypes.c_uint8(1)
+
+    @property
+    def drops(self):
+        """Events lost: failed ring-buffer reservations (kernel, all CPUs) plus corrupt records."""
+        if self._bpf is None:
+            return self._final_drops
+        total = sum(int(v) for v in self._bpf["drop_count"][ctypes.c_int(0)])
+        return total + self._decoder.corrupt
+
+    def stop(self):
+        """Ask `events()` to finish after draining what the kernel already wrote (signal-safe)."""
+        self._stop.set()
+
+    def events(self):
+        """Events in the project's model, numbered from 1, until `stop()` or the command's exit."""
+        consume = self._bpf.ring_buffer_consume
+        decode = self._decoder.decode
+        pending = self._pending
+        while True:
+            done = self._stop.is_set()
+            if self._child is not None and self._child.poll() is not None:
+                self.child_exit_code = self._child.poll()
+                done = True
+            consume()
+            if pending:
+                batch = pending[:]
+                del pending[:]
+                yield from decode(batch)
+            elif done:
+                return
+            else:
+                time.sleep(POLL_INTERVAL_S)
+
+    def close(self):
+        """Detach every probe and free the maps; a command still running is killed."""
+        if self._child is not None:
+            self._child.kill()
+            self.child_exit_code = self._child.poll()
+        if self._bpf is not None:
+            self._final_drops = self.drops
+            self._bpf.cleanup()
+            self._bpf = None
