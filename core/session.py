@@ -19,7 +19,6 @@ from chisel.plugins.api import Context, Summary
 
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # replaying a smaller file is too quick to need a progress line
 PROGRESS_EVERY = 1 << 14  # events between progress checks
-IDLE_TICK_S = 0.2  # how often an idle live run advances interval ticks on the clock
 TRACING_BANNER = "Tracing... Ctrl-C to end."
 
 
@@ -49,7 +48,6 @@ class Session:
         self.dispatcher = None
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
-        self._child = None
 
     @property
     def live(self):
@@ -63,17 +61,17 @@ class Session:
         """Check and compile everything the run needs before any source opens; raises UsageError."""
         from chisel.core.filter import compile_filter  # noqa: PLC0415 - heavy, off the --list path
 
-        registry = self._field_registry()
         self._check_capture_options()
         for entry in self.chisels:
-            self._check_chisel(entry, registry)
-        self.filter = compile_filter(self._filter_text(), registry) if self._filter_text() else None
+            self._check_chisel(entry)
+        text = self._filter_text()
+        self.filter = compile_filter(text, self._field_registry()) if text else None
         self._prefilters = {}
         for entry in self.chisels:
             text = entry.cls.prefilter
             if text:
                 try:
-                    self._prefilters[entry.name] = compile_filter(text, registry)
+                    self._prefilters[entry.name] = compile_filter(text, self._field_registry())
                 except UsageError as exc:
                     raise UsageError(f"bad prefilter in chisel {entry.name} ({entry.source.label}): "
                                      f"{exc.message}; fix the chisel's prefilter") from None
@@ -99,7 +97,7 @@ class Session:
         if cfg.write_path is not None and os.path.isdir(cfg.write_path):
             raise UsageError(f"bad value for -w: {cfg.write_path} is a directory; name a file to write")
 
-    def _check_chisel(self, entry, registry):
+    def _check_chisel(self, entry):
         """A chisel's declared events and fields must exist (exit 2 otherwise)."""
         from chisel.core.event import model  # noqa: PLC0415
 
@@ -110,16 +108,20 @@ class Session:
                                  f"type '{evname}'; fix its events (see 'chisel --list-fields')")
         for field in entry.cls.fields:
             try:
-                registry.lookup(field)
+                self._field_registry().lookup(field)
             except UsageError as exc:
                 raise UsageError(f"chisel {entry.name} ({entry.source.label}) needs a field chisel does not "
                                  f"have: {exc.message}") from None
 
     def _filter_text(self):
-        """The user's filter, narrowed to --pid / the traced command's process tree."""
+        """The user's filter, narrowed to the --pid process trees when the kernel cannot do it.
+
+        A live run with one --pid (or a -- COMMAND) is narrowed by the engine, in the kernel, to the
+        process and its descendants; a replay or several pids need the filter.
+        """
         text = self.config.filter_text.strip()
-        pids = list(self.config.pids) + ([self._child.pid] if self._child else [])
-        if not pids:
+        pids = list(self.config.pids)
+        if not pids or (self.live and len(pids) == 1):
             return text
         tree = " or ".join(f"proc.pid={p} or proc.apid={p}" for p in pids)
         return f"({text}) and ({tree})" if text else tree
@@ -128,16 +130,12 @@ class Session:
 
     def run(self):
         """Run to the end of the capture (or -n/-M, Ctrl-C, the traced command's exit); the exit code."""
-        if self.config.command:
-            self._child = _GatedChild(self.config.command)
         try:
             self.prepare()
             self._open_source()
             return self._run_open()
         finally:
             self._close()
-            if self._child is not None:
-                self._child.kill_if_gated()
 
     def _open_source(self):
         from chisel.core.state import State  # noqa: PLC0415
@@ -150,21 +148,33 @@ class Session:
             from chisel.core.scap_reader import ScapReader  # noqa: PLC0415
 
             self.source = ScapReader(self.config.read_path)
-        self.state = State(self.source.snapshot, live=self.live)
+        if self.live and self._given_source is None:
+            from chisel.core.procscan import lookup_thread  # noqa: PLC0415
+
+            self.state = State(self.source.snapshot, live=True, proc_lookup=lookup_thread)
+        else:
+            self.state = State(self.source.snapshot, live=self.live)
         if self.config.write_path is not None:
             from chisel.core.scap_writer import ScapWriter  # noqa: PLC0415
 
             self.writer = ScapWriter(self.config.write_path, self.source.snapshot)
 
     def _open_live(self):
-        if os.geteuid() != 0:
-            raise ChiselRuntimeError("live capture needs root (CAP_BPF and CAP_PERFMON): not running as "
-                                     "root; run with sudo, or replay a capture with -r FILE")
+        """The live eBPF source; it checks the rights itself and starts a -- COMMAND on its gate."""
         from chisel.core.live.engine import LiveSource  # noqa: PLC0415 - imports bcc
 
-        return LiveSource(event_types=self._wanted_event_types(),
-                          pushdown=self.filter.pushdown if self.filter is not None else None,
-                          snaplen=self._snaplen())
+        options = {"event_types": self._wanted_event_types(),
+                   "pushdown": self.filter.pushdown if self.filter is not None else None}
+        if self._snaplen() is not None:
+            options["snaplen"] = self._snaplen()
+        if self.config.command:
+            options["command"] = list(self.config.command)
+        elif len(self.config.pids) == 1:
+            options["pid"] = self.config.pids[0]
+        source = LiveSource(**options)
+        for warning in getattr(source, "warnings", ()):
+            self._warn(warning)
+        return source
 
     def _wanted_event_types(self):
         """evt.type names the chisels and the filter can use (None: every type)."""
@@ -203,8 +213,6 @@ class Session:
                 for line in self._header_lines():
                     print(line, file=self.stderr)
                 print(TRACING_BANNER, file=self.stderr, flush=True)
-                if self._child is not None:
-                    self._child.release(on_exit=self._request_stop)
             self._loop(printer)
         self.stats.drops = getattr(self.source, "drops", 0) or 0
         self.dispatcher.end(self.stats)
@@ -214,8 +222,9 @@ class Session:
             print(f"{self.stats.drops} events dropped", file=self.stderr)
         if self.dispatcher.failed:
             return ExitCode.FAILURE
-        if self._child is not None:
-            return self._child.returncode()
+        child_code = getattr(self.source, "child_exit_code", None)
+        if self.config.command and child_code is not None:
+            return child_code if child_code >= 0 else 128 - child_code  # killed by signal N: 128+N
         return ExitCode.OK
 
     def _loop(self, printer):
@@ -261,12 +270,24 @@ class Session:
             progress(done=True)
 
     def _event_printer(self):
-        """A callable printing one event as the CLI asked (-p format, -j JSON or sysdig's default line)."""
+        """A callable printing one event as asked: -p FORMAT, -j JSON, or sysdig's default line."""
         from chisel.core import output  # noqa: PLC0415
 
-        return output.event_printer(self.stdout, print_format=self.config.print_format,
-                                    json=self.config.json, buffer_format=self.config.buffer_format,
-                                    snaplen=self.config.snaplen)
+        cfg = self.config
+        if cfg.json:
+            formatter = output.JsonFormatter(state=self.state, buffer_format=cfg.buffer_format)
+        elif cfg.print_format:
+            formatter = output.FormatFormatter(cfg.print_format, registry=self._field_registry())
+        else:
+            formatter = output.DefaultFormatter(state=self.state, buffer_format=cfg.buffer_format)
+        fmt, write = formatter.format, self.stdout.write
+
+        def print_event(ev):
+            text = fmt(ev)
+            if text is not None:
+                write(text + "\n")
+
+        return print_event
 
     def _progress(self):
         """A progress reporter for replaying a large file to a terminal, or None."""
@@ -367,59 +388,3 @@ class _StopSignals:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         return False
-
-
-class _GatedChild:
-    """`-- COMMAND ARGS`: the command forked at once (its PID known) but held on a pipe until released.
-
-    bcc's exec.py trick: the child blocks reading a pipe, so it runs no code before the probes are
-    attached and no event of it is missed.
-    """
-
-    def __init__(self, argv):
-        import shutil  # noqa: PLC0415
-
-        if shutil.which(argv[0]) is None:
-            raise UsageError(f"cannot run {argv[0]}: command not found; check the command after --")
-        read_end, self._gate = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: wait for the gate, then become the command
-            try:
-                os.close(self._gate)
-                if os.read(read_end, 1) != b"x":
-                    os._exit(127)
-                os.close(read_end)
-                os.execvp(argv[0], list(argv))
-            finally:
-                os._exit(127)
-        os.close(read_end)
-        self._status = None
-        self._released = False
-
-    def release(self, on_exit):
-        """Let the command run; `on_exit()` is called (from a thread) once it has exited."""
-        import threading  # noqa: PLC0415
-
-        os.write(self._gate, b"x")
-        os.close(self._gate)
-        self._released = True
-
-        def wait():
-            _, self._status = os.waitpid(self.pid, 0)
-            time.sleep(IDLE_TICK_S)  # let the last events reach the ring buffer before stopping
-            on_exit()
-
-        threading.Thread(target=wait, daemon=True, name="chisel-command-wait").start()
-
-    def returncode(self):
-        """The command's exit code (128+N when killed by signal N), as a shell reports it."""
-        if self._status is None:
-            _, self._status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(self._status) if os.WIFEXITED(self._status) else \
-            128 + os.WTERMSIG(self._status)
-
-    def kill_if_gated(self):
-        """A run that failed before release must not leave the child waiting on the gate."""
-        if not self._released:
-            os.close(self._gate)  # the child reads EOF and exits 127
-            os.waitpid(self.pid, 0)

@@ -191,6 +191,6 @@ class Context:
 
     def format_buffer(self, data):
         """I/O data rendered in the current buffer format, as sysdig prints `evt.arg.data`."""
-        from chisel.core.output import format_buffer  # noqa: PLC0415 - keep the event model off --list
+        from chisel.core.evtinfo import format_buffer  # noqa: PLC0415 - keep it off the --list path
 
         return format_buffer(data, self.buffer_format)
