@@ -1,0 +1,432 @@
+"""sysdig 0.29's text for event parameters: `evt.args`, `evt.info`, `evt.arg.NAME` and `evt.rawarg.NAME`.
+
+Rendering works straight from the raw scap bytes of each parameter (`ev.raw[i]`), so printing an event
+never builds intermediate Python objects it does not need. Resolved forms follow sysdig:
+`fd=3(<f>/etc/passwd)`, `res=-2(ENOENT)`, `flags=4097(O_RDONLY|O_CLOEXEC)`, `next=2987(sysdig)`,
+`uid=0(root)`, `sig=14(SIGALRM)`, `fds=4:e1 7:i0`.
+
+`ArgRenderer(state)` holds what resolution needs (the thread/fd tables and users) and the buffer mode.
+"""
+
+import base64
+import errno
+import ipaddress
+import struct
+
+from .event import model
+
+# Kernel-internal error numbers that reach user space through syscall exit values; Python's errno
+# module does not know them. Names as the kernel (and sysdig) spell them.
+_KERNEL_ERRNOS = {
+    512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+    516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 521: "EBADHANDLE",
+    522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL", 526: "ESERVERFAULT",
+    527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED",
+}
+# Where Python picks a different alias for a shared number than sysdig does.
+_ERRNO_PREFERRED = {11: "EAGAIN", 35: "EDEADLK", 95: "EOPNOTSUPP"}
+
+ERRNO_NAMES = {**errno.errorcode, **_KERNEL_ERRNOS, **_ERRNO_PREFERRED}
+
+# scap PPM_AF_* family codes inside PT_SOCKADDR / PT_SOCKTUPLE values.
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+
+# Longest rendered buffer without -v or a chisel: sysdig keeps 77 characters and adds "...".
+DEFAULT_MAX_BUFFER_CHARS = 80
+
+_PRINTABLE = bytes(range(0x20, 0x7F))
+# bytes.translate table: printable ASCII kept, everything else becomes '.'.
+_DOT_TABLE = bytes(b if b in _PRINTABLE else 0x2E for b in range(256))
+
+_I64 = struct.Struct("<q")
+_U16 = struct.Struct("<H")
+
+
+def errno_name(code):
+    """'ENOENT' for 2 (or -2); None for a number no table knows."""
+    return ERRNO_NAMES.get(abs(code))
+
+
+def render_flags(table, value):
+    """The names sysdig 0.29 shows for `value` in a flag table, joined with '|'; '' when none match.
+
+    Scan in table order, stopping at an entry equal to the whole value (whose name is then added);
+    a zero entry matches only a zero value; bits of a matching entry are removed so that aliases
+    (O_RDONLY inside O_RDWR) are not repeated.
+    """
+    names = []
+    remaining = value
+    for entry, name in table.entries:
+        if entry == value:
+            names.append(name)
+            break
+        if entry == 0:
+            continue
+        if remaining and remaining & entry == entry:
+            names.append(name)
+            remaining &= ~entry
+    return "|".join(names)
+
+
+def raw_int(raw, ptype):
+    """The integer in a fixed-size parameter's bytes, signed or unsigned as its PT type says."""
+    return int.from_bytes(raw, "little", signed=ptype in _SIGNED_TYPES)
+
+
+_SIGNED_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_ERRNO", "PT_FD",
+                           "PT_PID", "PT_FD32", "PT_PID32"})
+
+
+def raw_str(raw):
+    """A CHARBUF/FSPATH parameter as text: the bytes before the first NUL."""
+    end = raw.find(b"\0")
+    if end >= 0:
+        raw = raw[:end]
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def raw_fd(ev, i):
+    """Parameter `i` as a signed 64-bit fd/res/pid, or None when the event lacks it."""
+    raw = ev.raw
+    if i >= len(raw) or len(raw[i]) != 8:
+        return None
+    return _I64.unpack(raw[i])[0]
+
+
+def format_ipv4(b):
+    return f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"
+
+
+def format_ipv6(b):
+    return str(ipaddress.IPv6Address(bytes(b)))
+
+
+def decode_sockaddr(raw):
+    """PT_SOCKADDR → ('ip', addr_text, port) / ('unix', path) / None."""
+    if not raw:
+        return None
+    fam = raw[0]
+    if fam == AF_INET and len(raw) >= 7:
+        return ("ipv4", format_ipv4(raw[1:5]), _U16.unpack_from(raw, 5)[0])
+    if fam == AF_INET6 and len(raw) >= 19:
+        return ("ipv6", format_ipv6(raw[1:17]), _U16.unpack_from(raw, 17)[0])
+    if fam == AF_UNIX:
+        return ("unix", raw_str(raw[1:]))
+    return None
+
+
+def decode_socktuple(raw):
+    """PT_SOCKTUPLE → ('ipv4'|'ipv6', sip, sport, dip, dport) / ('unix', src, dst, path) / None."""
+    if not raw:
+        return None
+    fam = raw[0]
+    if fam == AF_INET and len(raw) >= 13:
+        return ("ipv4", format_ipv4(raw[1:5]), _U16.unpack_from(raw, 5)[0],
+                format_ipv4(raw[7:11]), _U16.unpack_from(raw, 11)[0])
+    if fam == AF_INET6 and len(raw) >= 37:
+        return ("ipv6", format_ipv6(raw[1:17]), _U16.unpack_from(raw, 17)[0],
+                format_ipv6(raw[19:35]), _U16.unpack_from(raw, 35)[0])
+    if fam == AF_UNIX and len(raw) >= 17:
+        src, dst = struct.unpack_from("<QQ", raw, 1)
+        return ("unix", src, dst, raw_str(raw[17:]))
+    return None
+
+
+def socktuple_text(tup):
+    """sysdig's text for a decoded socket tuple."""
+    if tup[0] == "unix":
+        return f"{tup[1]:x}->{tup[2]:x} {tup[3]}"
+    return f"{tup[1]}:{tup[2]}->{tup[3]}:{tup[4]}"
+
+
+def fd_tag(fdinfo):
+    """The `<..>` tag of a resolved fd: typechar plus the L4 protocol's letter for IP sockets."""
+    tc = fdinfo.typechar
+    l4 = fdinfo.l4proto
+    if l4 and fdinfo.type in ("ipv4", "ipv6"):
+        return f"<{tc}{l4[0]}>"
+    return f"<{tc}>"
+
+
+class BufferFormat:
+    """How BYTEBUF parameters are shown: sysdig's default and its -A, -x, -X and -b modes."""
+
+    NORMAL, ASCII, HEX, HEXASCII, BASE64 = "normal", "ascii", "hex", "hexascii", "base64"
+    ALL = (NORMAL, ASCII, HEX, HEXASCII, BASE64)
+
+
+def format_buffer(data, mode=BufferFormat.NORMAL):
+    """The text of a data buffer in one of the buffer modes."""
+    if mode == BufferFormat.NORMAL:
+        return data.translate(_DOT_TABLE).decode("ascii")
+    if mode == BufferFormat.BASE64:
+        return base64.b64encode(data).decode("ascii")
+    if mode == BufferFormat.ASCII:
+        # -A keeps newlines (CR becomes LF) and printable characters, after a leading newline.
+        text = data.replace(b"\r", b"\n")
+        kept = bytes(b for b in text if b == 0x0A or b in _PRINTABLE or b == 0x09)
+        return "\n" + kept.decode("ascii")
+    return _hex_dump(data, with_ascii=mode == BufferFormat.HEXASCII)
+
+
+def _hex_dump(data, with_ascii):
+    """Rows of 16 bytes: newline, tab, `0xOOOO:`, 4-hex-digit groups, then (-X) the ASCII column."""
+    rows = []
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        groups = " ".join(chunk[j:j + 2].hex() for j in range(0, len(chunk), 2))
+        row = f"\n\t0x{off:04x}:  {groups}"
+        if with_ascii:
+            pad = " " * (40 - len(groups))
+            row += f"{pad}  {chunk.translate(_DOT_TABLE).decode('ascii')}"
+        rows.append(row)
+    return "".join(rows)
+
+
+class ArgRenderer:
+    """Renders event parameters as sysdig 0.29 does, resolving fds, pids and users through `state`.
+
+    `buffer_format` is one of `BufferFormat.ALL`; `max_buffer_chars` cuts long buffers to that many
+    characters (the last three becoming '...'); None keeps them whole (chisels, -v).
+    """
+
+    def __init__(self, state=None, buffer_format=BufferFormat.NORMAL,
+                 max_buffer_chars=DEFAULT_MAX_BUFFER_CHARS):
+        self.state = state
+        self.buffer_format = buffer_format
+        self.max_buffer_chars = max_buffer_chars
+        self._flag_tables = model().flag_tables
+        # Dispatch by PT type once, instead of an if-chain per parameter.
+        self._by_type = {
+            "PT_FD": self._fd, "PT_FD32": self._fd, "PT_ERRNO": self._errno,
+            "PT_PID": self._pid, "PT_PID32": self._pid,
+            "PT_CHARBUF": self._charbuf, "PT_FSPATH": self._charbuf,
+            "PT_FSRELPATH": self._charbuf, "PT_BYTEBUF": self._bytebuf,
+            "PT_SOCKADDR": self._sockaddr, "PT_SOCKTUPLE": self._socktuple,
+            "PT_FDLIST": self._fdlist, "PT_SIGTYPE": self._sigtype,
+            "PT_UID": self._uid, "PT_GID": self._gid, "PT_RELTIME": self._reltime,
+            "PT_FLAGS8": self._flags, "PT_FLAGS16": self._flags, "PT_FLAGS32": self._flags,
+            "PT_ENUMFLAGS8": self._flags, "PT_ENUMFLAGS16": self._flags,
+            "PT_ENUMFLAGS32": self._flags, "PT_MODE": self._flags,
+            "PT_SYSCALLID": self._number, "PT_SIGSET": self._number,
+            "PT_DOUBLE": self._double, "PT_IPV4ADDR": self._ipv4, "PT_IPV6ADDR": self._ipv6,
+            "PT_DYN": self._dyn, "PT_CHARBUFARRAY": self._charbuf,
+        }
+
+    # --- whole-event text -------------------------------------------------------------------
+
+    def info(self, ev):
+        """evt.info / evt.args: `name=value ` for every parameter the event carries."""
+        info = ev.info
+        if info.name == "syscall":
+            return ""  # generic events show their syscall as evt.type and no arguments
+        params = info.params
+        raw = ev.raw
+        n = min(len(params), len(raw))
+        parts = []
+        for i in range(n):
+            p = params[i]
+            parts.append(f"{p.name}={self.param_text(ev, i, p)} ")
+        return "".join(parts)
+
+    def arg(self, ev, name):
+        """evt.arg.NAME: the parameter's resolved text, or None when the event lacks it."""
+        i = ev.info.param_index.get(name)
+        if i is None or i >= len(ev.raw):
+            return None
+        return self.param_text(ev, i)
+
+    def arg_at(self, ev, index):
+        """evt.arg[N]: the resolved text of the Nth parameter, or None."""
+        if index < 0 or index >= min(len(ev.raw), len(ev.info.params)):
+            return None
+        return self.param_text(ev, index)
+
+    def param_text(self, ev, i, p=None):
+        """The resolved text of parameter `i` of `ev`."""
+        if p is None:
+            p = ev.info.params[i]
+        handler = self._by_type.get(p.ptype, self._number)
+        return handler(ev, ev.raw[i], p)
+
+    # --- per-type renderers (ev, raw bytes, ParamInfo) -> text ------------------------------
+
+    def _number(self, ev, raw, p):
+        if p.size is not None and len(raw) != p.size:
+            return ""
+        v = raw_int(raw, p.ptype)
+        fmt = p.fmt
+        if fmt == "PF_HEX":
+            return f"{v:X}"
+        if fmt == "PF_OCT":
+            return f"0{v:o}" if v else "0"  # C's %#o
+        if fmt == "PF_10_PADDED_DEC":
+            return f"{v:09d}"
+        return str(v)
+
+    def _errno(self, ev, raw, p):
+        if len(raw) != 8:
+            return ""
+        v = _I64.unpack(raw)[0]
+        if v < 0:
+            name = ERRNO_NAMES.get(-v)
+            if name:
+                return f"{v}({name})"
+        return str(v)
+
+    def _fd(self, ev, raw, p):
+        if len(raw) != p.size:
+            return ""
+        v = raw_int(raw, p.ptype)
+        if v < 0:
+            name = ERRNO_NAMES.get(-v)
+            return f"{v}({name})" if name else str(v)
+        th = ev.thread
+        if th is None:
+            return str(v)
+        fdi = th.fdtable.get(v)
+        if fdi is None:
+            return str(v)
+        return f"{v}({fd_tag(fdi)}{fdi.name})"
+
+    def _pid(self, ev, raw, p):
+        if len(raw) != p.size:
+            return ""
+        v = raw_int(raw, p.ptype)
+        state = self.state
+        if state is not None:
+            th = state.threads.get(v)
+            if th is not None:
+                return f"{v}({th.comm})"
+        return str(v)
+
+    def _charbuf(self, ev, raw, p):
+        return raw_str(raw)
+
+    def _bytebuf(self, ev, raw, p):
+        text = format_buffer(raw, self.buffer_format)
+        limit = self.max_buffer_chars
+        if limit is not None and len(text) > limit:
+            text = text[:limit - 3] + "..."
+        return text
+
+    def _sockaddr(self, ev, raw, p):
+        addr = decode_sockaddr(raw)
+        if addr is None:
+            return "NULL"
+        if addr[0] == "unix":
+            return addr[1]
+        return f"{addr[1]}:{addr[2]}"
+
+    def _socktuple(self, ev, raw, p):
+        tup = decode_socktuple(raw)
+        if tup is None:
+            return "NULL"
+        return socktuple_text(tup)
+
+    def _fdlist(self, ev, raw, p):
+        if len(raw) < 2:
+            return ""
+        count = _U16.unpack_from(raw, 0)[0]
+        th = ev.thread
+        fdtable = th.fdtable if th is not None else {}
+        items = []
+        for k in range(count):
+            off = 2 + 10 * k
+            if off + 10 > len(raw):
+                break
+            fd, flags = struct.unpack_from("<qh", raw, off)
+            fdi = fdtable.get(fd)
+            tc = fdi.typechar if fdi is not None else ""
+            items.append(f"{fd}:{tc}{flags}")
+        return " ".join(items)
+
+    def _sigtype(self, ev, raw, p):
+        if len(raw) != 1:
+            return ""
+        v = raw[0]
+        name = self._flag_tables["signals"].by_value.get(v)
+        return f"{v}({name})" if name else str(v)
+
+    def _uid(self, ev, raw, p):
+        if len(raw) != 4:
+            return ""
+        v = int.from_bytes(raw, "little")
+        user = self.state.users.get(v) if self.state is not None else None
+        return f"{v}({user.name})" if user is not None else str(v)
+
+    def _gid(self, ev, raw, p):
+        if len(raw) != 4:
+            return ""
+        v = int.from_bytes(raw, "little")
+        group = self.state.groups.get(v) if self.state is not None else None
+        return f"{v}({group.name})" if group is not None else str(v)
+
+    def _reltime(self, ev, raw, p):
+        if len(raw) != 8:
+            return ""
+        v = int.from_bytes(raw, "little")
+        return f"{v}({_human_duration(v)})"
+
+    def _flags(self, ev, raw, p):
+        if p.size is not None and len(raw) != p.size:
+            return ""
+        v = int.from_bytes(raw, "little")
+        table = self._flag_tables.get(p.table) if p.table else None
+        if table is None:
+            return self._number(ev, raw, p)
+        names = render_flags(table, v)
+        return f"{v}({names})" if names else str(v)
+
+    def _double(self, ev, raw, p):
+        return f"{struct.unpack('<d', raw)[0]:f}" if len(raw) == 8 else ""
+
+    def _ipv4(self, ev, raw, p):
+        return format_ipv4(raw) if len(raw) == 4 else ""
+
+    def _ipv6(self, ev, raw, p):
+        return format_ipv6(raw) if len(raw) == 16 else ""
+
+    def _dyn(self, ev, raw, p):
+        """PT_DYN: a leading index byte picks the real type from the param's dyn table."""
+        table = self._flag_tables.get(p.table) if p.table else None
+        if not raw or table is None:
+            return ""
+        spec = table.by_value.get(raw[0])
+        if spec is None:
+            return ""
+        ptype, _, fmt = spec.split("=", 1)[1].partition(":")
+        from .eventmodel import ParamInfo  # noqa: PLC0415 - only dynamic params need it
+
+        sub = ParamInfo(p.name, ptype, fmt)
+        handler = self._by_type.get(ptype, self._number)
+        return handler(ev, raw[1:], sub)
+
+
+def _human_duration(ns):
+    """sysdig's short duration text for PT_RELTIME: 0s, 1ms, 1s, 1.50s ..."""
+    if ns == 0:
+        return "0s"
+    for unit, div in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
+        if ns >= div:
+            q, r = divmod(ns, div)
+            return f"{q}{unit}" if r == 0 else f"{ns / div:.2f}{unit}"
+    return f"{ns}ns"
+
+
+def rawarg(ev, name):
+    """evt.rawarg.NAME: the parameter as a typed raw value (int, str or bytes), or None."""
+    i = ev.info.param_index.get(name)
+    if i is None or i >= len(ev.raw):
+        return None
+    p = ev.info.params[i]
+    raw = ev.raw[i]
+    if p.size is not None:
+        if len(raw) != p.size:
+            return None
+        if p.ptype == "PT_DOUBLE":
+            return struct.unpack("<d", raw)[0]
+        return raw_int(raw, p.ptype)
+    if p.ptype in ("PT_CHARBUF", "PT_FSPATH", "PT_FSRELPATH"):
+        return raw_str(raw)
+    return bytes(raw)

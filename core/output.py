@@ -1,0 +1,248 @@
+"""Event output as sysdig 0.29 prints it: the default line, `-p` formats and `-j` JSON.
+
+* `DefaultFormatter`: `%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir
+  %evt.type %evt.info`, rendered directly (no field lookups) because it runs for every event.
+* `FormatFormatter(fmt)`: a `-p` text with `%field` / `%Nfield` tokens, through `ev.get(field)`.
+* `JsonFormatter(fields)`: one compact JSON object per event, keys sorted, typed values.
+
+Each formatter's `format(ev)` returns the text to print (without the newline), or None when
+sysdig would not print the event at all (`PrintGate`).
+"""
+
+import json
+import re
+import time
+
+from .errors import UsageError
+from .evtinfo import ArgRenderer, BufferFormat, DEFAULT_MAX_BUFFER_CHARS
+
+DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir "
+                  "%evt.type %evt.info")
+DEFAULT_JSON_FIELDS = ("evt.num", "evt.outputtime", "evt.cpu", "proc.name", "thread.tid",
+                       "evt.dir", "evt.type", "evt.info")
+
+_NA = "<NA>"
+_CONTAINER_JSON_EVENTS = frozenset({"container"})
+_NS = 1_000_000_000
+
+
+class PrintGate:
+    """Decides, event by event, whether sysdig 0.29 prints an event at all (without debug).
+
+    Internal events (procinfo, sysdigevent, drop, the old container event...) never print.
+    Container JSON events written at the head of a capture (the container list sysdig dumps
+    before the first real event) do not print either; one met later in the capture does.
+    """
+
+    def __init__(self):
+        self._past_head = False
+
+    def allows(self, ev):
+        info = ev.info
+        if info.name in _CONTAINER_JSON_EVENTS:
+            return self._past_head and "EC_INTERNAL" not in info.ec_classes
+        self._past_head = True
+        return "EC_INTERNAL" not in info.ec_classes and "EF_UNUSED" not in info.flags
+
+
+def signed_tid(tid):
+    """A tid as sysdig shows it: the u64 of the wire read as signed (-1 for container events)."""
+    return tid - (1 << 64) if tid >= 1 << 63 else tid
+
+
+def event_type_name(ev):
+    """evt.type: the table's name, or the syscall's own name for generic `syscall` events."""
+    name = ev.info.name
+    if name != "syscall":
+        return name
+    try:
+        from .syscalls import generic_event_name  # noqa: PLC0415 - generic events only
+    except ImportError:  # the syscall table is not there yet: keep the table's name
+        return name
+    return generic_event_name(ev)
+
+
+class _Clock:
+    """`HH:MM:SS.nnnnnnnnn` in the TZ environment's zone; the seconds part is cached per second."""
+
+    def __init__(self):
+        self._sec = None
+        self._text = ""
+
+    def time_of_day(self, ts):
+        sec, ns = divmod(ts, _NS)
+        if sec != self._sec:
+            self._sec = sec
+            self._text = time.strftime("%H:%M:%S", time.localtime(sec))
+        return f"{self._text}.{ns:09d}"
+
+
+class DefaultFormatter:
+    """sysdig's default event line; `renderer` is the ArgRenderer used for evt.info."""
+
+    def __init__(self, state=None, buffer_format=BufferFormat.NORMAL,
+                 max_buffer_chars=DEFAULT_MAX_BUFFER_CHARS, renderer=None):
+        self.renderer = renderer or ArgRenderer(state, buffer_format, max_buffer_chars)
+        self._clock = _Clock()
+        self._gate = PrintGate()
+
+    def format(self, ev):
+        if not self._gate.allows(ev):
+            return None
+        th = ev.thread
+        if th is not None:
+            comm, tid = th.comm, th.tid
+        else:
+            comm, tid = _NA, signed_tid(ev.tid)
+        return (f"{ev.num} {self._clock.time_of_day(ev.ts)} {ev.cpu} {comm} ({tid}) "
+                f"{ev.info.dir} {event_type_name(ev)} {self.renderer.info(ev)}")
+
+
+# --- -p formats -----------------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "t": "\t", "e": "\x1b", "\\": "\\"}
+# A field token after '%': optional width, a name, an optional [argument] or .NAME argument tail.
+_FIELD_RE = re.compile(r"(\d*)([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*(?:\[[^\]]*\])?)")
+
+
+def expand_escapes(fmt):
+    """The CLI's expansion of `\\n \\t \\e \\\\` in a -p text; other backslashes stay as written."""
+    out = []
+    i = 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c == "\\" and i + 1 < len(fmt) and fmt[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[fmt[i + 1]])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def parse_format(fmt):
+    """Split a -p text into literal strings and `(field, width)` tokens.
+
+    Raises UsageError for "formatting cannot end with a %" and "invalid formatting token X".
+    """
+    tokens = []
+    literal = []
+    i = 0
+    n = len(fmt)
+    while i < n:
+        c = fmt[i]
+        if c != "%":
+            literal.append(c)
+            i += 1
+            continue
+        if i + 1 >= n:
+            raise UsageError("formatting cannot end with a %")
+        m = _FIELD_RE.match(fmt, i + 1)
+        if m is None or not m.group(2):
+            bad = fmt[i:].split(" ", 1)[0]
+            raise UsageError(f"invalid formatting token {bad}")
+        if literal:
+            tokens.append("".join(literal))
+            literal = []
+        width = int(m.group(1)) if m.group(1) else None
+        tokens.append((m.group(2), width))
+        i = m.end()
+    if literal:
+        tokens.append("".join(literal))
+    return tokens
+
+
+def value_text(value):
+    """A field value as -p prints it."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+class FormatFormatter:
+    """A -p format. A leading `*` prints missing fields as `<NA>`; without it, an event with a
+    missing field is not printed (`format` returns None)."""
+
+    def __init__(self, fmt, registry=None, clock=None):
+        fmt = expand_escapes(fmt)
+        self.print_all = fmt.startswith("*")
+        if self.print_all:
+            fmt = fmt[1:]
+        self.tokens = parse_format(fmt)
+        if registry is not None:
+            for tok in self.tokens:
+                if isinstance(tok, tuple):
+                    registry.lookup(tok[0])  # unknown fields fail now, with a did-you-mean
+        self._clock = clock or _Clock()
+        self._gate = PrintGate()
+
+    def format(self, ev):
+        if not self._gate.allows(ev):
+            return None
+        parts = []
+        for tok in self.tokens:
+            if isinstance(tok, str):
+                parts.append(tok)
+                continue
+            field, width = tok
+            if field == "evt.outputtime":
+                text = self._clock.time_of_day(ev.ts)
+            else:
+                value = ev.get(field)
+                if value is None:
+                    if not self.print_all:
+                        return None
+                    text = _NA
+                else:
+                    text = value_text(value)
+            if width is not None:
+                text = text[:width].ljust(width)
+            parts.append(text)
+        return "".join(parts)
+
+
+class JsonFormatter:
+    """-j: one compact JSON object per event, keys sorted; times as integer ns since the epoch.
+
+    The default field set is the default line's; evt.info, proc.name, evt.type and the numbers
+    are rendered directly, any other field through `ev.get`.
+    """
+
+    def __init__(self, fields=DEFAULT_JSON_FIELDS, state=None, buffer_format=BufferFormat.NORMAL,
+                 max_buffer_chars=DEFAULT_MAX_BUFFER_CHARS, renderer=None):
+        self.fields = tuple(sorted(set(fields)))
+        self.renderer = renderer or ArgRenderer(state, buffer_format, max_buffer_chars)
+        self._direct = {
+            "evt.num": lambda ev: ev.num,
+            "evt.outputtime": lambda ev: ev.ts,
+            "evt.cpu": lambda ev: ev.cpu,
+            "evt.dir": lambda ev: ev.info.dir,
+            "evt.type": event_type_name,
+            "evt.info": self.renderer.info,
+            "proc.name": lambda ev: ev.thread.comm if ev.thread is not None else None,
+            "thread.tid": lambda ev: (ev.thread.tid if ev.thread is not None
+                                      else signed_tid(ev.tid)),
+        }
+        self._encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+        self._gate = PrintGate()
+
+    def record(self, ev):
+        """The event as a dict of field -> typed value (None for a missing field)."""
+        direct = self._direct
+        obj = {}
+        for field in self.fields:
+            getter = direct.get(field)
+            value = getter(ev) if getter is not None else ev.get(field)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            obj[field] = value
+        return obj
+
+    def format(self, ev):
+        if not self._gate.allows(ev):
+            return None
+        return self._encoder.encode(self.record(ev))

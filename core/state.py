@@ -1,0 +1,555 @@
+"""The state engine: threads, processes and fd tables, kept as sysdig 0.29 keeps them.
+
+`State(snapshot)` starts from a source's `Snapshot`; `state.process(ev)` is called for every event,
+in order. It attaches `ev.thread`, `ev.enter`, `ev.fdnum` and `ev.fd`, then applies the event's
+state rule (clone/execve/procexit for threads; open/socket/connect/dup/close... for fds).
+
+Rules that decide what sysdig prints, found by comparing with sysdig 0.29.3's output:
+* an unknown tid gets a placeholder thread (comm and exe `<NA>`, uid/gid 0xFFFFFFFF, ptid -1) on
+  its first syscall event; scheduler switches and internal events only look threads up, so a
+  switch of an unseen tid has no thread at all (proc.name is null);
+* procexit removes its thread only when the next event arrives, so the procexit event itself
+  still prints with its process name;
+* a socket gets its L4 protocol at connect (from the socket type given to socket()) or at a
+  bind to a non-zero port (a listening socket, TCP), never at socket() itself.
+"""
+
+import json
+import os
+
+from .event import model
+from .evtinfo import decode_sockaddr, decode_socktuple, raw_fd, raw_str, socktuple_text
+from .threadinfo import FdInfo, ThreadInfo
+
+# scap PPM_AF_* families, the socket() domain values in captures.
+_AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
+_SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
+_SOCK_TYPE_MASK = 0xF
+_AT_FDCWD = -100
+_EINPROGRESS = 115
+_NO_ID = 0xFFFFFFFF
+
+# Events that only look their thread up (sysdig does not create a thread for them).
+_LOOKUP_ONLY = frozenset({"switch", "procexit", "procinfo", "container", "sysdigevent", "drop",
+                          "notification", "infra", "cpu_hotplug", "signaldeliver"})
+
+# Event types whose exit creates one fd (the fd/res parameter), with the fd.type it gets.
+_SIMPLE_FD_TYPES = {
+    "eventfd": "event", "eventfd2": "event", "signalfd": "signalfd", "signalfd4": "signalfd",
+    "timerfd_create": "timerfd", "inotify_init": "inotify", "inotify_init1": "inotify",
+    "epoll_create": "eventpoll", "epoll_create1": "eventpoll", "memfd_create": "memfd",
+    "userfaultfd": "userfaultfd", "pidfd_open": "pidfd", "io_uring_setup": "io_uring",
+    "bpf": "bpf",
+}
+
+
+def _flag_value(table, name):
+    for value, entry_name in model().flag_tables[table].entries:
+        if entry_name == name:
+            return value
+    raise KeyError(name)
+
+
+_O_CLOEXEC = _flag_value("file_flags", "O_CLOEXEC")
+_CLONE_THREAD = _flag_value("clone_flags", "CLONE_THREAD")
+_CLONE_FILES = _flag_value("clone_flags", "CLONE_FILES")
+_CLONE_PARENT = _flag_value("clone_flags", "CLONE_PARENT")
+
+
+def join_path(base, name):
+    """`name` resolved against directory `base`, normalised ('.', '..', '//') as sysdig does."""
+    if not name:
+        return name
+    path = name if name.startswith("/") else f"{base.rstrip('/')}/{name}"
+    parts = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _arg_index(info, name):
+    i = info.param_index.get(name)
+    return -1 if i is None else i
+
+
+class _EventPlan:
+    """Per event id, everything `process` needs that does not depend on the event's values."""
+
+    __slots__ = ("is_exit", "lookup_only", "is_container", "fd_index", "handler")
+
+    def __init__(self, info, handler):
+        self.is_exit = info.dir == "<"
+        self.lookup_only = info.name in _LOOKUP_ONLY
+        # container JSON events (one json parameter) get a thread standing for the container
+        self.is_container = info.name == "container" and info.param_index.get("json") == 0
+        # The parameter holding the fd the event refers to (or creates, on exits).
+        self.fd_index = -1
+        for i, p in enumerate(info.params):
+            if p.ptype == "PT_FD" and p.name in ("fd", "res"):
+                self.fd_index = i
+                break
+        self.handler = handler
+
+
+class State:
+    """Threads, fds, users and groups, updated from events as sysdig does.
+
+    `threads` {tid: ThreadInfo}, `users` {uid: UserInfo}, `groups` {gid: GroupInfo}.
+    With `live=True`, a tid not in the table is read from /proc on first sight (`proc_lookup`,
+    a function tid -> ThreadInfo or None, replaceable for tests).
+    """
+
+    def __init__(self, snapshot, live=False, proc_lookup=None):
+        self.threads = {t.tid: t for t in snapshot.threads}
+        self.users = dict(snapshot.users)
+        self.groups = dict(snapshot.groups)
+        self.live = live
+        self.proc_lookup = proc_lookup
+        if live and proc_lookup is None:
+            from .procscan import lookup_thread  # noqa: PLC0415 - live only
+
+            self.proc_lookup = lookup_thread
+        self._pending_removal = []
+        ev_model = model()
+        handlers = self._handlers()
+        self._plans = [None] * len(ev_model.events)
+        for info in ev_model.events:
+            key = (info.name, info.dir)
+            handler = handlers.get(key)
+            if handler is None and info.dir == "<" and info.name in _SIMPLE_FD_TYPES:
+                handler = self._on_simple_fd
+            self._plans[info.id] = _EventPlan(info, handler)
+
+    def _handlers(self):
+        return {
+            ("open", "<"): self._on_open, ("openat", "<"): self._on_open,
+            ("openat2", "<"): self._on_open, ("creat", "<"): self._on_open,
+            ("close", "<"): self._on_close,
+            ("socket", "<"): self._on_socket, ("bind", "<"): self._on_bind,
+            ("connect", "<"): self._on_connect,
+            ("accept", "<"): self._on_accept, ("accept4", "<"): self._on_accept,
+            ("dup", "<"): self._on_dup, ("dup2", "<"): self._on_dup, ("dup3", "<"): self._on_dup,
+            ("fcntl", "<"): self._on_fcntl,
+            ("pipe", "<"): self._on_pipe, ("pipe2", "<"): self._on_pipe,
+            ("socketpair", "<"): self._on_socketpair,
+            ("chdir", "<"): self._on_chdir, ("fchdir", "<"): self._on_fchdir,
+            ("execve", "<"): self._on_execve, ("execveat", "<"): self._on_execve,
+            ("clone", "<"): self._on_clone, ("clone3", "<"): self._on_clone,
+            ("fork", "<"): self._on_clone, ("vfork", "<"): self._on_clone,
+            ("procexit", ">"): self._on_procexit,
+        }
+
+    # --- lookups (the contract the fields use) -----------------------------------------------
+
+    def thread(self, tid):
+        """The ThreadInfo of `tid`, or None."""
+        return self.threads.get(tid)
+
+    def parent(self, thread):
+        """The parent ThreadInfo of `thread` (by ptid), or None."""
+        if thread is None:
+            return None
+        return self.threads.get(thread.ptid)
+
+    def main_thread(self, thread):
+        """The process's main thread (tid == pid), or the thread itself when it is not known."""
+        return self.threads.get(thread.pid, thread)
+
+    # --- per event -----------------------------------------------------------------------------
+
+    def process(self, ev):
+        """Attach thread/enter/fd to `ev` and apply its state rule."""
+        if self._pending_removal:
+            for tid in self._pending_removal:
+                self.threads.pop(tid, None)
+            self._pending_removal.clear()
+        plan = self._plans[ev.type]
+        tid = ev.tid
+        if tid >= 1 << 63:
+            tid -= 1 << 64
+        th = self.threads.get(tid)
+        if th is None and not plan.lookup_only:
+            th = self._new_thread(tid)
+        elif plan.is_container:
+            th = _container_thread(ev)
+        ev.thread = th
+        if th is None:
+            return
+        fdi = plan.fd_index
+        if plan.is_exit:
+            enter = th.last_enter
+            if enter is not None and enter.type == ev.type - 1:
+                ev.enter = enter
+                if fdi < 0 or fdi >= len(ev.raw):
+                    ev.fdnum = enter.fdnum
+            th.last_enter = None
+        else:
+            th.last_enter = ev
+        if fdi >= 0 and fdi < len(ev.raw):
+            ev.fdnum = raw_fd(ev, fdi)
+        handler = plan.handler
+        if handler is not None:
+            handler(ev, th)
+        if ev.fdnum is not None and ev.fd is None:
+            ev.fd = th.fdtable.get(ev.fdnum)
+
+    def _new_thread(self, tid):
+        if tid < 0:
+            return None
+        if self.live and self.proc_lookup is not None:
+            th = self.proc_lookup(tid)
+            if th is not None:
+                main = self.threads.get(th.pid)
+                if main is not None and main is not th:
+                    th.fdtable = main.fdtable  # threads share their process's fd table
+                self.threads[tid] = th
+                return th
+        th = ThreadInfo(tid, comm="<NA>")
+        th.exe = "<NA>"
+        th.ptid = -1
+        th.uid = th.gid = _NO_ID
+        th.cwd = ""
+        self.threads[tid] = th
+        return th
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _arg(ev, name, enter=True):
+        """Raw bytes of parameter `name` from the exit, else from its paired enter; None if absent."""
+        i = ev.info.param_index.get(name)
+        if i is not None and i < len(ev.raw):
+            return ev.raw[i]
+        if enter and ev.enter is not None:
+            e = ev.enter
+            i = e.info.param_index.get(name)
+            if i is not None and i < len(e.raw):
+                return e.raw[i]
+        return None
+
+    @staticmethod
+    def _int_arg(ev, name, enter=True):
+        raw = State._arg(ev, name, enter)
+        if raw is None or not raw:
+            return None
+        return int.from_bytes(raw, "little", signed=len(raw) == 8)
+
+    def _res(self, ev):
+        """The syscall's return value (the first parameter of exits: res or fd)."""
+        return raw_fd(ev, 0) if ev.raw else None
+
+    def _add_fd(self, ev, th, fd, fdinfo):
+        th.fdtable[fd] = fdinfo
+        ev.fdnum = fd
+        ev.fd = fdinfo
+
+    def _dirfd_base(self, th, dirfd):
+        if dirfd is None or dirfd == _AT_FDCWD:
+            return th.cwd
+        d = th.fdtable.get(dirfd)
+        return d.name if d is not None else None
+
+    # --- fd rules -----------------------------------------------------------------------------
+
+    def _on_open(self, ev, th):
+        fd = self._res(ev)
+        if fd is None or fd < 0:
+            return
+        name_raw = self._arg(ev, "name")
+        name = raw_str(name_raw) if name_raw is not None else ""
+        dirfd = self._int_arg(ev, "dirfd")
+        if name and not name.startswith("/"):
+            base = self._dirfd_base(th, dirfd)
+            name = join_path(base, name) if base is not None else name
+        flags = self._int_arg(ev, "flags") or 0
+        fdinfo = FdInfo(fd, "file", name, flags=flags)
+        fdinfo.cloexec = bool(flags & _O_CLOEXEC)
+        self._add_fd(ev, th, fd, fdinfo)
+
+    def _on_close(self, ev, th):
+        res = self._res(ev)
+        fd = ev.fdnum
+        if res is not None and res >= 0 and fd is not None:
+            ev.fd = th.fdtable.pop(fd, None)
+
+    def _on_simple_fd(self, ev, th):
+        fd = self._res(ev)
+        if fd is None or fd < 0:
+            return
+        fdtype = _SIMPLE_FD_TYPES[ev.info.name]
+        name = ""
+        if fdtype == "memfd":
+            raw = self._arg(ev, "name")
+            name = "memfd:" + raw_str(raw) if raw else ""
+        self._add_fd(ev, th, fd, FdInfo(fd, fdtype, name))
+
+    def _on_pipe(self, ev, th):
+        res = self._res(ev)
+        if res is None or res < 0:
+            return
+        ino = self._int_arg(ev, "ino", enter=False) or 0
+        for name in ("fd1", "fd2"):
+            fd = self._int_arg(ev, name, enter=False)
+            if fd is not None and fd >= 0:
+                th.fdtable[fd] = FdInfo(fd, "pipe", "", ino=ino)
+
+    def _on_socketpair(self, ev, th):
+        res = self._res(ev)
+        if res is None or res < 0:
+            return
+        for name in ("fd1", "fd2"):
+            fd = self._int_arg(ev, name, enter=False)
+            if fd is not None and fd >= 0:
+                fdinfo = FdInfo(fd, "unix", "")
+                th.fdtable[fd] = fdinfo
+
+    def _on_socket(self, ev, th):
+        fd = self._res(ev)
+        if fd is None or fd < 0:
+            return
+        domain = self._int_arg(ev, "domain")
+        socktype = self._int_arg(ev, "type") or 0
+        if domain == _AF_UNIX:
+            fdinfo = FdInfo(fd, "unix", "")
+        elif domain in (_AF_INET, _AF_INET6):
+            fdinfo = FdInfo(fd, "ipv4" if domain == _AF_INET else "ipv6", "")
+        elif domain == _AF_NETLINK:
+            fdinfo = FdInfo(fd, "netlink", "")
+        else:
+            fdinfo = FdInfo(fd, "unknown", "")
+        # sockets keep the socket() type in `flags`: connect uses it to pick TCP or UDP
+        fdinfo.flags = socktype
+        self._add_fd(ev, th, fd, fdinfo)
+
+    def _on_bind(self, ev, th):
+        res = self._res(ev)
+        fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
+        if res is None or res < 0 or fdinfo is None:
+            return
+        raw = self._arg(ev, "addr", enter=False)
+        addr = decode_sockaddr(raw) if raw else None
+        if addr is None:
+            return
+        if addr[0] == "unix":
+            fdinfo.name = addr[1]
+            return
+        fdinfo.name = f"{addr[1]}:{addr[2]}"
+        if addr[2] > 0:
+            # a bound port makes a listening socket: only the server side is known
+            fdinfo.sip, fdinfo.sport = addr[1], addr[2]
+            fdinfo.is_server = True
+            if fdinfo.l4proto is None:
+                fdinfo.l4proto = "tcp"
+
+    def _on_connect(self, ev, th):
+        fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
+        if fdinfo is None:
+            return
+        raw = self._arg(ev, "tuple", enter=False)
+        tup = decode_socktuple(raw) if raw else None
+        if tup is None:
+            return
+        self._set_tuple(fdinfo, tup, is_server=False)
+
+    def _on_accept(self, ev, th):
+        fd = self._res(ev)
+        if fd is None or fd < 0:
+            return
+        raw = self._arg(ev, "tuple", enter=False)
+        tup = decode_socktuple(raw) if raw else None
+        if tup is None:
+            fdinfo = FdInfo(fd, "unknown", "")
+        else:
+            fdinfo = FdInfo(fd, tup[0], "")
+            self._set_tuple(fdinfo, tup, is_server=True)
+            if fdinfo.l4proto is None and tup[0] != "unix":
+                fdinfo.l4proto = "tcp"
+        self._add_fd(ev, th, fd, fdinfo)
+
+    @staticmethod
+    def _set_tuple(fdinfo, tup, is_server):
+        fdinfo.name = socktuple_text(tup)
+        fdinfo.is_server = is_server
+        if tup[0] == "unix":
+            fdinfo.type = "unix"
+            fdinfo.source, fdinfo.dest = tup[1], tup[2]
+            return
+        fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = tup[1], tup[2], tup[3], tup[4]
+        if fdinfo.l4proto is None:
+            socktype = fdinfo.flags & _SOCK_TYPE_MASK
+            if socktype == _SOCK_STREAM:
+                fdinfo.l4proto = "tcp"
+            elif socktype == _SOCK_DGRAM:
+                fdinfo.l4proto = "udp"
+            elif socktype == _SOCK_RAW:
+                fdinfo.l4proto = "raw"
+
+    def _dup_to(self, ev, th, oldfd, newfd, cloexec=False):
+        src = th.fdtable.get(oldfd) if oldfd is not None else None
+        if newfd is None or newfd < 0 or src is None:
+            return
+        copy = src.copy(newfd)
+        copy.cloexec = cloexec
+        self._add_fd(ev, th, newfd, copy)
+
+    def _on_dup(self, ev, th):
+        newfd = self._res(ev)
+        oldfd = self._int_arg(ev, "oldfd")
+        if oldfd is None:
+            oldfd = ev.enter.fdnum if ev.enter is not None else None
+        flags = self._int_arg(ev, "flags") or 0
+        self._dup_to(ev, th, oldfd, newfd, cloexec=bool(flags & _O_CLOEXEC))
+
+    def _on_fcntl(self, ev, th):
+        cmd = self._int_arg(ev, "cmd")
+        if cmd is None:
+            return
+        name = model().flag_tables["fcntl_commands"].by_value.get(cmd)
+        if name not in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
+            return
+        oldfd = ev.enter.fdnum if ev.enter is not None else None
+        self._dup_to(ev, th, oldfd, self._res(ev), cloexec=name == "F_DUPFD_CLOEXEC")
+
+    # --- thread rules --------------------------------------------------------------------------
+
+    def _on_chdir(self, ev, th):
+        if self._res(ev) != 0:
+            return
+        raw = self._arg(ev, "path", enter=False)
+        if raw is not None:
+            self._set_cwd(th, join_path(th.cwd or "/", raw_str(raw)))
+
+    def _on_fchdir(self, ev, th):
+        if self._res(ev) != 0 or ev.enter is None:
+            return
+        d = th.fdtable.get(ev.enter.fdnum)
+        if d is not None:
+            self._set_cwd(th, d.name)
+
+    def _set_cwd(self, th, cwd):
+        # the cwd belongs to the process: keep the main thread and this thread in step
+        th.cwd = cwd
+        main = self.threads.get(th.pid)
+        if main is not None:
+            main.cwd = cwd
+
+    def _fill_from_exit(self, ev, th):
+        """Copy the process description an execve/clone exit carries into `th`."""
+        raw = self._arg(ev, "exe", enter=False)
+        if raw is not None:
+            th.exe = raw_str(raw)
+        raw = self._arg(ev, "args", enter=False)
+        if raw is not None:
+            th.args = _split_nul(raw)
+        raw = self._arg(ev, "comm", enter=False)
+        if raw is not None:
+            th.comm = raw_str(raw)
+        elif th.exe:
+            # old execve/clone layouts carry no comm: sysdig falls back to the exe's basename
+            th.comm = os.path.basename(th.exe)
+        raw = self._arg(ev, "cwd", enter=False)
+        if raw is not None:
+            th.cwd = raw_str(raw)
+        raw = self._arg(ev, "env", enter=False)
+        if raw is not None:
+            th.env = _split_nul(raw)
+        raw = self._arg(ev, "cgroups", enter=False)
+        if raw is not None:
+            th.cgroups = _split_nul(raw)
+        for name, attr in (("fdlimit", "fdlimit"), ("vm_size", "vmsize_kb"),
+                           ("vm_rss", "vmrss_kb"), ("vm_swap", "vmswap_kb"),
+                           ("pgft_maj", "pfmajor"), ("pgft_min", "pfminor"),
+                           ("uid", "uid"), ("gid", "gid"), ("tty", "tty"),
+                           ("loginuid", "loginuid"), ("pgid", "vpgid")):
+            v = self._int_arg(ev, name, enter=False)
+            if v is not None:
+                setattr(th, attr, v)
+        pid = self._int_arg(ev, "pid", enter=False)
+        ptid = self._int_arg(ev, "ptid", enter=False)
+        return pid, ptid
+
+    def _on_execve(self, ev, th):
+        if self._res(ev) != 0:
+            return
+        pid, ptid = self._fill_from_exit(ev, th)
+        if pid is not None and pid > 0:
+            th.pid = pid
+        if ptid is not None and ptid >= 0 and th.ptid <= 0:
+            th.ptid = ptid
+        # close-on-exec fds do not survive the new program
+        table = th.fdtable
+        for fd in [fd for fd, f in table.items() if f.cloexec]:
+            del table[fd]
+
+    def _on_clone(self, ev, th):
+        res = self._res(ev)
+        if res is None or res < 0:
+            return
+        flags = self._int_arg(ev, "flags", enter=False) or 0
+        shares_fds = bool(flags & (_CLONE_THREAD | _CLONE_FILES))
+        if res > 0:
+            # in the parent: res is the child's tid; the exit describes the parent
+            if res in self.threads:
+                return
+            child = ThreadInfo(res)
+            parent = th
+        else:
+            # in the child: the thread itself; it may already exist from the parent's exit
+            if th.comm != "<NA>":
+                return
+            child = th
+            ptid = self._int_arg(ev, "ptid", enter=False)
+            parent = self.threads.get(ptid) if ptid is not None else None
+        self._fill_from_exit(ev, child)
+        if flags & _CLONE_THREAD:
+            child.pid = parent.pid if parent is not None else child.pid
+            child.ptid = parent.ptid if parent is not None else child.ptid
+        else:
+            child.pid = child.tid
+            if parent is not None:
+                child.ptid = parent.ptid if flags & _CLONE_PARENT else parent.tid
+        if parent is not None:
+            child.uid, child.gid = parent.uid, parent.gid
+            child.loginuid = parent.loginuid
+            pmain = self.threads.get(parent.pid, parent)
+            if child.pid == parent.pid or shares_fds:
+                child.fdtable = pmain.fdtable
+            else:
+                child.fdtable = {fd: f.copy() for fd, f in pmain.fdtable.items()}
+        child.clone_ts = ev.ts
+        self.threads[child.tid] = child
+
+    def _on_procexit(self, ev, th):
+        th.exited = True
+        self._pending_removal.append(th.tid)
+
+
+def _container_thread(ev):
+    """The thread sysdig shows for a container JSON event: tid -1, comm `container:ID`.
+
+    It stands for the container and is not added to the thread table.
+    """
+    try:
+        doc = json.loads(raw_str(ev.raw[0]))
+        cid = doc["container"]["id"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+    th = ThreadInfo(-1, pid=-1, ptid=-1, comm=f"container:{cid}")
+    th.exe = th.comm
+    return th
+
+
+def _split_nul(raw):
+    """A NUL-separated list (execve args, env, cgroups) as a list of str."""
+    if not raw:
+        return []
+    text = raw.decode("utf-8", "surrogateescape")
+    if text.endswith("\0"):
+        text = text[:-1]
+    return text.split("\0") if text else []
