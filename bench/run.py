@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Tracer overhead benchmark for chisel and its peers; prints tables of ratios.
+
+    sudo python bench/run.py            # medians of 5 interleaved runs (a few minutes)
+    sudo python bench/run.py --quick    # every scenario once, tiny counts (CI smoke, < 60 s)
+
+Ratios are traced loop time / untraced loop time for the same workload size, medians of N runs
+measured side by side: every round runs every scenario once, so drift in the machine's speed
+hits all scenarios alike. A scenario that cannot run here is reported as 'n/a (reason)'.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+
+import harness
+import scenarios
+from harness import Unavailable
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="run every scenario once with tiny counts (CI smoke mode)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per scenario, the median is reported (default 5, quick 1)")
+    parser.add_argument("--only", choices=("overhead", "streaming", "replay", "startup"),
+                        action="append", help="run only these sections (repeatable)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 5)
+    sections = args.only or ("overhead", "streaming", "replay", "startup")
+    bench = Bench(quick=args.quick, runs=runs)
+    try:
+        bench.binary = harness.build_workload()
+    except Unavailable as why:
+        print(f"bench: cannot build the workload: {why}", file=sys.stderr)
+        return 1
+    print(f"chisel benchmark: {'quick' if args.quick else 'full'} mode, {runs} run(s) per "
+          f"scenario, {os.cpu_count()} CPUs, kernel {os.uname().release}")
+    for section in sections:
+        getattr(bench, section)()
+    return 0
+
+
+class Bench:
+    """Runs the sections and prints one table per section."""
+
+    def __init__(self, quick, runs):
+        self.quick, self.runs = quick, runs
+        self.timeout = 60 if quick else 600
+        self.ready_timeout = 20 if quick else 30
+        self.binary = None
+
+    # -- overhead: traced / untraced on the same loop ------------------------------------------
+
+    def overhead(self):
+        rows = list(scenarios.OVERHEAD)
+        baselines = {w for w, _, _ in rows}
+        jobs = [(w, None, "baseline") for w in sorted(baselines, key=_workload_key)] + rows
+        times = {i: [] for i in range(len(jobs))}
+        failures = {}
+        for _ in range(self.runs):
+            for i, (workload, tracer, _note) in enumerate(jobs):
+                if i in failures:
+                    continue
+                try:
+                    times[i].append(self._run_once(workload, tracer))
+                except Unavailable as why:
+                    failures[i] = str(why)
+        base = {jobs[i][0]: statistics.median(t for t, _ in times[i])
+                for i in range(len(baselines)) if times[i]}
+        print("\n== Overhead: workload loop time traced / untraced (median) ==")
+        table = [("WORKLOAD", "TRACER", "LOOP(ms)", "SYSCALLS/s", "RATIO", "NOTE")]
+        for i, (workload, tracer, note) in enumerate(jobs):
+            label = f"{workload.mode} x{workload.count(self.quick)}"
+            name = tracer.name if tracer else "untraced"
+            if i in failures or not times[i]:
+                table.append((label, name, "", "", "n/a", f"({failures.get(i, 'no runs')})"))
+                continue
+            elapsed_ns, syscalls = statistics.median(t for t, _ in times[i]), times[i][0][1]
+            ratio = f"{elapsed_ns / base[workload]:.2f}x" if workload in base else "n/a"
+            table.append((label, name, f"{elapsed_ns / 1e6:.1f}",
+                          _si(syscalls / (elapsed_ns / 1e9)), ratio, note))
+        _print_table(table)
+
+    def _run_once(self, workload, tracer):
+        argv = harness.workload_argv(self.binary, workload.mode, workload.count(self.quick))
+        if tracer is None:
+            elapsed, syscalls = harness.run_untraced(argv, self.timeout)
+        else:
+            run = harness.run_traced(tracer, argv, self.timeout, self.ready_timeout)
+            elapsed, syscalls = run.elapsed_ns, run.syscalls
+        return elapsed, syscalls
+
+    # -- streaming: chisel -j at rising offered rates ------------------------------------------
+
+    def streaming(self):
+        print("\n== Streaming: chisel -j proc.name=workload > /dev/null, rw loop paced ==")
+        rates = scenarios.STREAM_RATES_QUICK if self.quick else scenarios.STREAM_RATES
+        seconds = scenarios.STREAM_SECONDS_QUICK if self.quick else scenarios.STREAM_SECONDS
+        table = [("OFFERED ev/s", "ACHIEVED ev/s", "DROPS", "RESULT")]
+        best = None
+        for rate in rates:
+            per_iteration = scenarios.EVENTS_PER_RW_ITERATION
+            iterations = int(rate / per_iteration * seconds)
+            argv = harness.workload_argv(self.binary, "rw", iterations, rate // per_iteration)
+            try:
+                run = harness.run_traced(scenarios.CHISEL_JSON, argv, self.timeout,
+                                         self.ready_timeout)
+            except Unavailable as why:
+                table.append((_si(rate), "", "", f"n/a ({why})"))
+                break
+            achieved = run.syscalls * 2 / (run.elapsed_ns / 1e9)
+            drops = _drops(run.tracer_stderr)
+            if drops is None:
+                verdict = "ok (no drop line)"
+                drops = 0
+            else:
+                verdict = "ok" if drops == 0 else "drops"
+            if drops == 0:
+                best = rate
+            table.append((_si(rate), _si(achieved), str(drops), verdict))
+        _print_table(table)
+        if best is not None:
+            print(f"highest offered rate with zero drops: {_si(best)} events/s (goal >= 300k)")
+
+    # -- replay: chisel -r vs sysdig -r on the same file ---------------------------------------
+
+    def replay(self):
+        print("\n== Replay: chisel -r FILE vs sysdig -r FILE > /dev/null ==")
+        capture, origin = self._replay_capture()
+        table = [("TOOL", "WALL(s)", "EVENTS/s", "RATIO vs sysdig", "NOTE")]
+        events = self._count_events(capture)
+        walls = {}
+        for name, argv in (("sysdig -r", [scenarios.SYSDIG, "-r", capture]),
+                           ("chisel -r", [scenarios.CHISEL, "-r", capture])):
+            try:
+                walls[name] = statistics.median(
+                    harness.time_command(argv, self.timeout) for _ in range(self.runs))
+            except Unavailable as why:
+                table.append((name, "n/a", "", "", f"({why})"))
+                continue
+        for name, wall in walls.items():
+            rate = _si(events / wall) if events else "?"
+            ratio = (f"{wall / walls['sysdig -r']:.2f}x" if "sysdig -r" in walls else "n/a")
+            note = "goal: >= 150k ev/s, <= 2x sysdig" if name == "chisel -r" else ""
+            table.append((name, f"{wall:.3f}", rate, ratio, note))
+        print(f"capture: {capture} ({events or '?'} events; {origin})")
+        _print_table(table)
+
+    def _replay_capture(self):
+        """A capture written by `chisel -w` of >= 1 M events; the bundled sample if -w fails."""
+        if self.quick:
+            return scenarios.FALLBACK_CAPTURE, "bundled sample (quick mode)"
+        path = os.path.join(harness.BUILD_DIR, "replay.scap")
+        writer = harness.Tracer("chisel -w", (scenarios.CHISEL, "-w", path, "proc.name=workload"),
+                                ready=r"Tracing", settle=0.2)
+        argv = harness.workload_argv(self.binary, "rw", scenarios.REPLAY_ITERATIONS)
+        try:
+            harness.run_traced(writer, argv, self.timeout, self.ready_timeout)
+            if not os.path.exists(path) or os.path.getsize(path) == 0:
+                raise Unavailable("chisel -w wrote nothing")
+        except Unavailable as why:
+            return scenarios.FALLBACK_CAPTURE, f"bundled sample: chisel -w unavailable: {why}"
+        return path, "written by chisel -w over the rw loop"
+
+    def _count_events(self, capture):
+        """Events in the capture, counted by sysdig's default output (one line per event)."""
+        with tempfile.TemporaryFile() as out:
+            try:
+                harness.time_command([scenarios.SYSDIG, "-r", capture, "-p", "%evt.num"],
+                                     self.timeout, stdout=out)
+            except Unavailable:
+                return None
+            out.seek(0)
+            return sum(1 for _ in out)
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def startup(self):
+        print("\n== Start-up ==")
+        table = [("COMMAND", "WALL(s)", "NOTE")]
+        try:
+            wall = statistics.median(harness.time_command([scenarios.CHISEL, "--list"],
+                                                          self.timeout)
+                                     for _ in range(self.runs))
+            table.append(("chisel --list", f"{wall:.3f}", "goal: < 0.3 s"))
+        except Unavailable as why:
+            table.append(("chisel --list", "n/a", f"({why})"))
+        try:
+            ready = statistics.median(harness.time_until_ready(scenarios.CHISEL_TOPFILES,
+                                                               self.ready_timeout)
+                                      for _ in range(self.runs))
+            table.append(("chisel topfiles until 'Tracing'", f"{ready:.3f}", "goal: < 1.5 s"))
+        except Unavailable as why:
+            table.append(("chisel topfiles until 'Tracing'", "n/a", f"({why})"))
+        _print_table(table)
+
+
+def _drops(stderr):
+    """The count from a 'N events dropped' line, or None when there is none."""
+    match = re.search(r"(\d+) events? dropped", stderr)
+    return int(match.group(1)) if match else None
+
+
+def _workload_key(workload):
+    return (workload.mode, workload.iterations)
+
+
+def _si(value):
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.2f}{suffix}"
+    return f"{value:.0f}"
+
+
+def _print_table(rows):
+    """Left-aligned columns sized to their content; the last column is never padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        print("  ".join(cells).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

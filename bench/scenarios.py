@@ -1,0 +1,62 @@
+"""What the benchmark measures: the tracers, the workloads, and which tracer runs over which loop.
+
+Goals from issue 7 are noted next to the scenarios that check them.
+"""
+
+import os
+
+from harness import REPO, Tracer, Workload
+
+CHISEL = os.path.join(REPO, ".venv", "bin", "chisel")
+SYSDIG = "sysdig"
+FALLBACK_CAPTURE = os.path.join(REPO, "tests", "data", "scap", "libs_sample.scap")
+
+STRACE = Tracer("strace -f", ("strace", "-f", "-qq", "-o", "/dev/null"), wraps=True)
+SYSCOUNT = Tracer("syscount-bpfcc", ("/usr/sbin/syscount-bpfcc",), ready=r"Tracing", settle=0.2)
+BPFTRACE = Tracer("bpftrace count", ("bpftrace", "-e",
+                                     "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }"),
+                  ready=r"Attaching", settle=1.0)  # it prints the line before attaching
+CHISEL_ECHO_FDS = Tracer("chisel echo_fds fd.name=/etc/passwd",
+                         (CHISEL, "echo_fds", "fd.name=/etc/passwd"), ready=r"Tracing", settle=0.2)
+CHISEL_TOPFILES = Tracer("chisel topfiles", (CHISEL, "topfiles"), ready=r"Tracing", settle=0.2)
+# Every event of the workload decoded, state kept, printed as JSON to /dev/null.
+CHISEL_JSON = Tracer("chisel -j", (CHISEL, "-j", "proc.name=workload"), ready=r"Tracing",
+                     settle=0.2, stdout_to_null=True)
+
+RW = Workload("rw", 500_000, 20_000)
+RW_SLOW = Workload("rw", 50_000, 5_000)  # for strace, which is 20-600x slower
+OPENCLOSE = Workload("openclose", 200_000, 10_000)
+OPENCLOSE_SLOW = Workload("openclose", 20_000, 2_000)
+GETPID = Workload("getpid", 200_000, 10_000)
+CONNECT = Workload("connect", 3_000, 100)
+FORKEXEC = Workload("forkexec", 200, 10)
+
+# (workload, tracer or None for untraced, goal note). The untraced baseline of each distinct
+# workload size is added automatically.
+OVERHEAD = (
+    (RW, SYSCOUNT, "peer: in-kernel counting"),
+    (RW, BPFTRACE, "peer"),
+    (RW, CHISEL_ECHO_FDS, "goal: <= syscount on rw"),
+    (RW_SLOW, STRACE, "peer"),
+    (OPENCLOSE, SYSCOUNT, "peer"),
+    (OPENCLOSE, BPFTRACE, "peer"),
+    (OPENCLOSE_SLOW, STRACE, "peer"),
+    (GETPID, SYSCOUNT, "peer"),
+    (GETPID, BPFTRACE, "peer"),
+    (GETPID, CHISEL_TOPFILES, "goal: <= 1.05 (nothing attached)"),
+    (CONNECT, STRACE, "peer"),
+    (CONNECT, SYSCOUNT, "peer"),
+    (FORKEXEC, STRACE, "peer"),
+    (FORKEXEC, SYSCOUNT, "peer"),
+)
+
+# Offered event rates for the streaming ladder (events/s, enter and exit both count). The rw
+# loop makes 2 syscalls = 4 events per iteration. Each rung runs about STREAM_SECONDS.
+STREAM_RATES = (100_000, 200_000, 300_000, 400_000, 600_000, 800_000, 1_200_000)
+STREAM_RATES_QUICK = (100_000,)
+EVENTS_PER_RW_ITERATION = 4
+STREAM_SECONDS, STREAM_SECONDS_QUICK = 2.0, 0.3
+
+# Replay: a capture of at least a million events written by `chisel -w` (rw loop of the
+# workload, 4 events per iteration).
+REPLAY_ITERATIONS = 260_000
