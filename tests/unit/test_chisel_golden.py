@@ -1,0 +1,103 @@
+"""The built-in chisels over the 16 real captures, against what sysdig 0.29.3 printed for them.
+
+echo_fds and spy_users must match byte for byte (colour codes included: sysdig always printed them,
+so these runs force colour on). Tables are compared as multisets of rows, because sysdig orders equal
+values at random and so cuts ties at --top at random too. netconns' per-connection totals must equal
+sysdig's topconns rows.
+"""
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from chisel.plugins import format_bytes
+from chisel.plugins import testing
+from chisel.plugins.testing import run_chisel
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+CAPTURES = sorted(p.stem for p in (DATA / "scap").glob("*.scap"))
+RULE = "-" * 80
+ANSI_CODE = re.compile("\x1b\\[[0-9]+m")
+
+
+def golden(name, chisel):
+    return (DATA / "sysdig-0.29" / f"{name}.{chisel}.txt").read_text(encoding="utf-8", errors="surrogateescape")
+
+
+def capture(name):
+    return str(DATA / "scap" / f"{name}.scap")
+
+
+def run_ok(chisel, name, **kw):
+    result = run_chisel(chisel, capture=capture(name), **kw)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def colour_on(monkeypatch):
+    """run_chisel always turns colour off; force it on to compare with sysdig's coloured output."""
+    real = testing.RunConfig
+    monkeypatch.setattr(testing, "RunConfig", lambda **kw: real(**{**kw, "color": True}))
+
+
+def table_rows(text):
+    """(value, key) rows of a one-key table_generator table, after checking its header and rule."""
+    lines = text.splitlines()
+    assert lines[1] == RULE
+    return lines[0], [(line[:20].rstrip(), line[20:]) for line in lines[2:]]
+
+
+def test_all_sixteen_captures_are_here():
+    assert len(CAPTURES) == 16
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_echo_fds_matches_sysdig(name, colour_on):
+    assert run_ok("echo_fds", name) == golden(name, "echo_fds")
+
+
+@pytest.mark.parametrize("name", ["falco_cat_write", "libs_sample", "falco_ping_sendto"])
+def test_echo_fds_without_colour_is_sysdig_without_its_codes(name):
+    assert run_ok("echo_fds", name) == ANSI_CODE.sub("", golden(name, "echo_fds"))
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_spy_users_matches_sysdig(name, colour_on):
+    assert run_ok("spy_users", name) == golden(name, "spy_users")
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_topfiles_rows_match_sysdig(name):
+    want_header, want = table_rows(golden(name, "topfiles_bytes"))
+    header, shown = table_rows(run_ok("topfiles", name))
+    _, every = table_rows(run_ok("topfiles", name, args={"top": 0}))
+    assert header == want_header
+    # Same values (so the same ties), and every row shown by either tool is a real row of ours.
+    assert Counter(v for v, _ in shown) == Counter(v for v, _ in want)
+    assert not Counter(shown) - Counter(every)
+    assert not Counter(want) - Counter(every)
+
+
+@pytest.mark.parametrize("name", ["falco_cat_write", "libs_test_ipv6_client"])
+def test_topfiles_bytes_alias_is_topfiles(name):
+    assert run_ok("topfiles_bytes", name) == run_ok("topfiles", name)
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_netconns_totals_match_topconns(name):
+    lines = golden(name, "topconns").splitlines()
+    assert lines[1] == RULE
+    want = Counter((line[:20].rstrip(), line[20:40].rstrip(), line[40:]) for line in lines[2:])
+    docs = [json.loads(line) for line in run_ok("netconns", name, args={"top": 0}, json=True).splitlines()]
+    tables = [d["connections"] for d in docs if "connections" in d]
+    assert len(tables) == 1
+    totals = Counter()
+    for conn in tables[0]:
+        key = conn["client"] + ("->" + conn["server"] if conn["server"] else "")
+        totals[(conn["proto"], key)] += conn["bytes_in"] + conn["bytes_out"]
+    got = Counter((format_bytes(n), proto, key) for (proto, key), n in totals.items())
+    assert got == want
