@@ -233,13 +233,10 @@ def _wrap_hard(text, width):
     return [text[i:i + width] for i in range(0, len(text), width)] or [""]
 
 
-def _source_note(entry):
-    return "" if entry.source.is_builtin else f" [{entry.source.label}]"
-
-
 def _listing_row(entry):
+    """A chisel's rows in the listing; a third-party chisel gets its source on a line of its own."""
     lines = []
-    desc = _wrap_hard(entry.cls.summary() + _source_note(entry), LIST_DESC_WIDTH)
+    desc = _wrap_hard(entry.cls.summary(), LIST_DESC_WIDTH)
     pad = " " * LIST_NAME_WIDTH
     if len(entry.name) >= LIST_NAME_WIDTH:
         lines.append(entry.name)
@@ -247,6 +244,8 @@ def _listing_row(entry):
     else:
         lines.append(entry.name.ljust(LIST_NAME_WIDTH) + desc[0])
     lines.extend(pad + part for part in desc[1:])
+    if not entry.source.is_builtin:
+        lines.append(f"{pad}[{entry.source.label}]")
     return lines
 
 
