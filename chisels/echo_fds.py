@@ -25,12 +25,8 @@ class EchoFds(Chisel):
     For each successful read or write (any fd: files, sockets, pipes, terminals) a header names the
     direction, the size, the fd name and the process, then the data follows in the current buffer
     format (normal by default; -A ascii, -x hex, -X hex and ascii, -b base64), up to the snaplen
-    (2000 bytes unless -s says otherwise). Reads are red and writes blue, on a terminal only.
-
-    Options:
-      --no-color   plain text even on a terminal
-      --read       show reads only
-      --write      show writes only (giving both --read and --write shows both)
+    (2000 bytes unless -s says otherwise). Reads are red and writes blue, on a terminal only;
+    --no-color turns colours off. --read or --write shows one direction only.
 
     Replaces sysdig's echo_fds; its disable_color argument is --no-color here, and --read/--write
     are new. Combine with a filter to narrow it, e.g. `chisel echo_fds proc.name=cat`.
@@ -39,7 +35,7 @@ class EchoFds(Chisel):
     name = "echo_fds"
     category = "I/O"
     args = (
-        Arg("no_color", bool, help="no ANSI colours, even on a terminal"),
+        Arg("no_color", bool, help="no ANSI colours, even on a terminal (as the global --no-color)"),
         Arg("read", bool, help="show reads only (with --write: both)"),
         Arg("write", bool, help="show writes only (with --read: both)"),
     )

@@ -59,7 +59,7 @@ def _address_column(header, values):
 
 
 class NetConns(Chisel):
-    """Network connections: each one as it opens, then the bytes each carried.
+    """Network connections as they open, and the bytes each one carried.
 
     For every connect (direction out) and accept/accept4 (direction in) a line shows the time, the
     process and its pid, the direction, the protocol, client -> server, the result (SUCCESS or the
@@ -70,14 +70,9 @@ class NetConns(Chisel):
     At the end (and every --interval seconds when given) a table lists the IPv4/IPv6 connections
     that carried data, one row per connection and process end: PROTO, CLIENT, SERVER, PROCESS,
     BYTES_IN (read by that process), BYTES_OUT (written by it), DURATION (from the connect/accept,
-    or the first I/O seen, to the close, or the last I/O seen), sorted by total bytes.
-
-    Options:
-      --top N          table rows to show (default 10; 0 shows all)
-      --interval S     also print the table every S seconds of event time (totals keep growing)
-      --listen         add a table of listening sockets (IP sockets with no peer) from the process
-                       state, like netstat: PROTO, ADDRESS, PROCESS
-    With -j every line and every table is one JSON object ("connection", "connections", "listening").
+    or the first I/O seen, to the close, or the last I/O seen), sorted by total bytes. --listen
+    adds a table of listening sockets (IP sockets with no peer) from the process state, like
+    netstat: PROTO, ADDRESS, PROCESS. With -j every line and every table is one JSON object ("connection", "connections", "listening").
 
     New in chisel. It covers sysdig's topconns (bytes per connection: BYTES_IN + BYTES_OUT summed over
     the rows of one connection equal topconns' Bytes), netstat (--listen) and part of spy_ip.
@@ -87,8 +82,8 @@ class NetConns(Chisel):
     category = "Net"
     args = (
         Arg("top", count, default=10, help="table rows to show (0: all)"),
-        Arg("interval", float, default=None, help="also print the table every S seconds (event time)"),
-        Arg("listen", bool, help="add the listening sockets from the process state, like netstat"),
+        Arg("interval", float, default=None, help="also print the table every S seconds of event time (totals keep growing); without it: only at the end"),
+        Arg("listen", bool, help="add a table of listening sockets (IP sockets with no peer) from the process state, like netstat"),
     )
     events = OPEN_EVENTS | IO_EVENTS | {"close"}
     fields = ("fd.l4proto", "fd.name", "fd.type", "evt.type", "evt.rawres", "evt.res", "evt.rawarg.res",

@@ -12,7 +12,7 @@ _NO_SHELL = (-1, None)
 _RESET = "\x1b[0m"
 
 
-def _not_negative(text):
+def depth(text):
     """A depth: an integer of 0 or more."""
     value = int(text)
     if value < 0:
@@ -33,10 +33,6 @@ class SpyUsers(Chisel):
            SHELLPID HH:MM:SS USER) EXE ARGS       a command of depth 2
         SHELLPID HH:MM:SS USER) cd PATH           the shell itself changed directory
 
-    Options:
-      --max-depth N   hide commands more than N levels below their shell (default: no limit)
-      --no-color      no colour codes, even on a terminal
-
     Replaces sysdig's spy_users with the same output. Like sysdig, the shell found for a parent
     process is remembered for the whole run (sysdig#1631: a pid reused later keeps its first answer).
     """
@@ -44,9 +40,9 @@ class SpyUsers(Chisel):
     name = "spy_users"
     category = "Security"
     args = (
-        Arg("max_depth", _not_negative, default=None,
-            help="hide commands more than N levels below their shell (default: no limit)"),
-        Arg("no_color", bool, help="no colour codes, even on a terminal"),
+        Arg("max_depth", depth, default=None,
+            help="hide commands more than N levels below their shell (none: no limit)"),
+        Arg("no_color", bool, help="no colour codes, even on a terminal (as the global --no-color)"),
     )
     events = frozenset({"execve", "chdir"})
     fields = ("evt.type", "proc.exe", "proc.args", "evt.arg.path", "user.name", "evt.time.s",

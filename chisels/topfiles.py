@@ -51,14 +51,11 @@ class TopFiles(Chisel):
     sysdig's header and 80-dash rule. From a capture file: one table of totals at the end. Live: a
     table of the last interval every --interval seconds (the screen is cleared first on a terminal),
     then the counts restart. With -j: one JSON object per table, as sysdig's table_generator prints
-    it ({"ts", "data": [[file, value], ...], "info"}).
+    it ({"ts", "data": [[file, value], ...], "info"}). When a live run ends, the last partial
+    interval is shown too (sysdig drops it).
 
-    Options:
-      --by bytes|time|errors|ops   what to rank by (default bytes); time is the real latency of each
-                                   call, measured from its enter to its exit event
-      --top N                      rows to show (default 10; 0 shows all)
-      --interval S                 live redraw period in seconds (default 1)
-
+    --by ranks by bytes (read + written, the default), time (the real latency of each call,
+    measured from its enter to its exit event), errors (failed calls) or ops (calls).
     Only fds of type file count (fd.type=file); bytes are the positive results of I/O calls.
     Aliases: topfiles_bytes. The chisels topfiles_time and topfiles_errors are this one with
     --by time / --by errors.
