@@ -28,6 +28,8 @@ _ERRNO_PREFERRED = {11: "EAGAIN", 35: "EDEADLK", 95: "EOPNOTSUPP"}
 
 ERRNO_NAMES = {**errno.errorcode, **_KERNEL_ERRNOS, **_ERRNO_PREFERRED}
 
+AT_FDCWD = -100
+
 # scap PPM_AF_* family codes inside PT_SOCKADDR / PT_SOCKTUPLE values.
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 
@@ -40,6 +42,23 @@ _DOT_TABLE = bytes(b if b in _PRINTABLE else 0x2E for b in range(256))
 
 _I64 = struct.Struct("<q")
 _U16 = struct.Struct("<H")
+
+
+def join_path(base, name):
+    """`name` resolved against directory `base`, normalised ('.', '..', '//') as sysdig does."""
+    if not name:
+        return name
+    path = name if name.startswith("/") else f"{base.rstrip('/')}/{name}"
+    parts = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
 
 
 def errno_name(code):
@@ -200,8 +219,8 @@ class ArgRenderer:
         self._by_type = {
             "PT_FD": self._fd, "PT_FD32": self._fd, "PT_ERRNO": self._errno,
             "PT_PID": self._pid, "PT_PID32": self._pid,
-            "PT_CHARBUF": self._charbuf, "PT_FSPATH": self._charbuf,
-            "PT_FSRELPATH": self._charbuf, "PT_BYTEBUF": self._bytebuf,
+            "PT_CHARBUF": self._charbuf, "PT_FSPATH": self._path,
+            "PT_FSRELPATH": self._path, "PT_BYTEBUF": self._bytebuf,
             "PT_SOCKADDR": self._sockaddr, "PT_SOCKTUPLE": self._socktuple,
             "PT_FDLIST": self._fdlist, "PT_SIGTYPE": self._sigtype,
             "PT_UID": self._uid, "PT_GID": self._gid, "PT_RELTIME": self._reltime,
@@ -303,6 +322,24 @@ class ArgRenderer:
     def _charbuf(self, ev, raw, p):
         return raw_str(raw)
 
+    def _path(self, ev, raw, p):
+        """A path; a relative one is followed by its resolution against the cwd or dirfd."""
+        path = raw_str(raw)
+        if not path or path.startswith("/") or path == "(NULL)":
+            return path
+        th = ev.thread
+        if th is None:
+            return path
+        base = th.cwd
+        if p.dirfd is not None:
+            dirfd = raw_fd(ev, p.dirfd)
+            if dirfd is not None and dirfd != AT_FDCWD:
+                d = th.fdtable.get(dirfd)
+                if d is None:
+                    return path
+                base = d.name
+        return f"{path}({join_path(base or '/', path)})"
+
     def _bytebuf(self, ev, raw, p):
         text = format_buffer(raw, self.buffer_format)
         limit = self.max_buffer_chars
@@ -338,7 +375,7 @@ class ArgRenderer:
             fd, flags = struct.unpack_from("<qh", raw, off)
             fdi = fdtable.get(fd)
             tc = fdi.typechar if fdi is not None else ""
-            items.append(f"{fd}:{tc}{flags}")
+            items.append(f"{fd}:{tc}{flags:X}")
         return " ".join(items)
 
     def _sigtype(self, ev, raw, p):

@@ -18,14 +18,15 @@ import json
 import os
 
 from .event import model
-from .evtinfo import decode_sockaddr, decode_socktuple, raw_fd, raw_str, socktuple_text
+from .evtinfo import (AT_FDCWD, decode_sockaddr, decode_socktuple, join_path, raw_fd, raw_str,
+                      socktuple_text)
 from .threadinfo import FdInfo, ThreadInfo
 
 # scap PPM_AF_* families, the socket() domain values in captures.
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
+_L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
 _SOCK_TYPE_MASK = 0xF
-_AT_FDCWD = -100
 _EINPROGRESS = 115
 _NO_ID = 0xFFFFFFFF
 
@@ -51,31 +52,10 @@ def _flag_value(table, name):
 
 
 _O_CLOEXEC = _flag_value("file_flags", "O_CLOEXEC")
+_O_DIRECTORY = _flag_value("file_flags", "O_DIRECTORY")
 _CLONE_THREAD = _flag_value("clone_flags", "CLONE_THREAD")
 _CLONE_FILES = _flag_value("clone_flags", "CLONE_FILES")
 _CLONE_PARENT = _flag_value("clone_flags", "CLONE_PARENT")
-
-
-def join_path(base, name):
-    """`name` resolved against directory `base`, normalised ('.', '..', '//') as sysdig does."""
-    if not name:
-        return name
-    path = name if name.startswith("/") else f"{base.rstrip('/')}/{name}"
-    parts = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/" + "/".join(parts)
-
-
-def _arg_index(info, name):
-    i = info.param_index.get(name)
-    return -1 if i is None else i
 
 
 class _EventPlan:
@@ -133,6 +113,7 @@ class State:
             ("close", "<"): self._on_close,
             ("socket", "<"): self._on_socket, ("bind", "<"): self._on_bind,
             ("connect", "<"): self._on_connect,
+            ("sendto", "<"): self._on_send_with_tuple, ("sendmsg", "<"): self._on_send_with_tuple,
             ("accept", "<"): self._on_accept, ("accept4", "<"): self._on_accept,
             ("dup", "<"): self._on_dup, ("dup2", "<"): self._on_dup, ("dup3", "<"): self._on_dup,
             ("fcntl", "<"): self._on_fcntl,
@@ -250,7 +231,7 @@ class State:
         ev.fd = fdinfo
 
     def _dirfd_base(self, th, dirfd):
-        if dirfd is None or dirfd == _AT_FDCWD:
+        if dirfd is None or dirfd == AT_FDCWD:
             return th.cwd
         d = th.fdtable.get(dirfd)
         return d.name if d is not None else None
@@ -268,7 +249,8 @@ class State:
             base = self._dirfd_base(th, dirfd)
             name = join_path(base, name) if base is not None else name
         flags = self._int_arg(ev, "flags") or 0
-        fdinfo = FdInfo(fd, "file", name, flags=flags)
+        fdtype = "directory" if flags & _O_DIRECTORY else "file"
+        fdinfo = FdInfo(fd, fdtype, name, flags=flags)
         fdinfo.cloexec = bool(flags & _O_CLOEXEC)
         self._add_fd(ev, th, fd, fdinfo)
 
@@ -349,13 +331,37 @@ class State:
 
     def _on_connect(self, ev, th):
         fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
-        if fdinfo is None:
-            return
+        if fdinfo is None or _is_connected(fdinfo):
+            return  # a connected socket keeps its first tuple, as in sysdig 0.29
+        res = self._res(ev)
+        if res is not None and res < 0 and res != -_EINPROGRESS:
+            return  # a failed connect leaves the socket unnamed
         raw = self._arg(ev, "tuple", enter=False)
         tup = decode_socktuple(raw) if raw else None
         if tup is None:
             return
         self._set_tuple(fdinfo, tup, is_server=False)
+
+    def _on_send_with_tuple(self, ev, th):
+        """A sendto/sendmsg to an address, on a socket not connected yet, names it by that tuple.
+
+        An unbound source address (all zeros) is shown as the destination address, port 0.
+        """
+        fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
+        if fdinfo is None or fdinfo.type not in ("ipv4", "ipv6") or _is_connected(fdinfo):
+            return
+        res = self._res(ev)
+        if res is None or res < 0:
+            return
+        raw = self._arg(ev, "tuple")
+        tup = decode_socktuple(raw) if raw else None
+        if tup is None or tup[0] == "unix":
+            return
+        fam, sip, sport, dip, dport = tup
+        if sip in ("0.0.0.0", "::"):
+            sip = dip
+        fdinfo.name = socktuple_text((fam, sip, sport, dip, dport))
+        _infer_l4proto(fdinfo)
 
     def _on_accept(self, ev, th):
         fd = self._res(ev)
@@ -381,14 +387,7 @@ class State:
             fdinfo.source, fdinfo.dest = tup[1], tup[2]
             return
         fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = tup[1], tup[2], tup[3], tup[4]
-        if fdinfo.l4proto is None:
-            socktype = fdinfo.flags & _SOCK_TYPE_MASK
-            if socktype == _SOCK_STREAM:
-                fdinfo.l4proto = "tcp"
-            elif socktype == _SOCK_DGRAM:
-                fdinfo.l4proto = "udp"
-            elif socktype == _SOCK_RAW:
-                fdinfo.l4proto = "raw"
+        _infer_l4proto(fdinfo)
 
     def _dup_to(self, ev, th, oldfd, newfd, cloexec=False):
         src = th.fdtable.get(oldfd) if oldfd is not None else None
@@ -466,7 +465,8 @@ class State:
                            ("vm_rss", "vmrss_kb"), ("vm_swap", "vmswap_kb"),
                            ("pgft_maj", "pfmajor"), ("pgft_min", "pfminor"),
                            ("uid", "uid"), ("gid", "gid"), ("tty", "tty"),
-                           ("loginuid", "loginuid"), ("pgid", "vpgid")):
+                           ("loginuid", "loginuid"), ("pgid", "vpgid"), ("vtid", "vtid"),
+                           ("vpid", "vpid")):
             v = self._int_arg(ev, name, enter=False)
             if v is not None:
                 setattr(th, attr, v)
@@ -494,8 +494,12 @@ class State:
         flags = self._int_arg(ev, "flags", enter=False) or 0
         shares_fds = bool(flags & (_CLONE_THREAD | _CLONE_FILES))
         if res > 0:
-            # in the parent: res is the child's tid; the exit describes the parent
+            # in the parent: res is the child's tid; the exit describes the parent. Inside a
+            # pid namespace res is the namespace's number, not a real tid: wait for the child.
             if res in self.threads:
+                return
+            vtid, tid = self._int_arg(ev, "vtid", enter=False), self._int_arg(ev, "tid", enter=False)
+            if vtid is not None and tid is not None and vtid != tid:
                 return
             child = ThreadInfo(res)
             parent = th
@@ -528,6 +532,17 @@ class State:
     def _on_procexit(self, ev, th):
         th.exited = True
         self._pending_removal.append(th.tid)
+
+
+def _is_connected(fdinfo):
+    """Whether connect/accept already gave this socket its client side."""
+    return fdinfo.cport is not None
+
+
+def _infer_l4proto(fdinfo):
+    """The L4 protocol of an IP socket from its socket() type, when not known yet."""
+    if fdinfo.l4proto is None:
+        fdinfo.l4proto = _L4_BY_SOCKTYPE.get(fdinfo.flags & _SOCK_TYPE_MASK)
 
 
 def _container_thread(ev):

@@ -4,7 +4,8 @@ import pytest
 
 from chisel.core.event import Event, model
 from chisel.core.params import encode_params
-from chisel.core.state import State, join_path
+from chisel.core.evtinfo import join_path
+from chisel.core.state import State
 from chisel.core.threadinfo import FdInfo, Snapshot, ThreadInfo
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
