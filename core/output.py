@@ -55,11 +55,26 @@ def event_type_name(ev):
     name = ev.info.name
     if name != "syscall":
         return name
-    try:
-        from .syscalls import generic_event_name  # noqa: PLC0415 - generic events only
-    except ImportError:  # the syscall table is not there yet: keep the table's name
+    names = _syscall_names()
+    if names is None or not ev.raw or len(ev.raw[0]) != 2:
         return name
-    return generic_event_name(ev)
+    code = int.from_bytes(ev.raw[0], "little")
+    return names[code] if 0 < code < len(names) else _UNKNOWN_SYSCALL
+
+
+_UNKNOWN_SYSCALL = "<unknown>"
+_SYSCALL_NAMES = []
+
+
+def _syscall_names():
+    """sysdig 0.29's PPM_SC name table (from core/syscalls.py), loaded on the first generic event."""
+    if not _SYSCALL_NAMES:
+        try:
+            from .syscalls import PPM_SC_NAMES  # noqa: PLC0415 - generic events only
+        except ImportError:
+            return None
+        _SYSCALL_NAMES.append(PPM_SC_NAMES)
+    return _SYSCALL_NAMES[0]
 
 
 class _Clock:
