@@ -223,12 +223,14 @@ class FormatFormatter:
 class JsonFormatter:
     """-j: one compact JSON object per event, keys sorted; times as integer ns since the epoch.
 
+    Unlike the text line, JSON keeps buffers whole (sysdig cuts them at 80 characters only there).
+
     The default field set is the default line's; evt.info, proc.name, evt.type and the numbers
     are rendered directly, any other field through `ev.get`.
     """
 
     def __init__(self, fields=DEFAULT_JSON_FIELDS, state=None, buffer_format=BufferFormat.NORMAL,
-                 max_buffer_chars=DEFAULT_MAX_BUFFER_CHARS, renderer=None):
+                 max_buffer_chars=None, renderer=None):
         self.fields = tuple(sorted(set(fields)))
         self.renderer = renderer or ArgRenderer(state, buffer_format, max_buffer_chars)
         self._direct = {
