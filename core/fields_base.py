@@ -1,0 +1,100 @@
+"""`FieldDef`, the description of one field, and `BOUND`, the run's state that extractors read.
+
+Kept apart from the registry (`fields.py`) so the modules holding the built-in fields
+(`fields_evt.py`, `fields_proc.py`, `fields_fd.py`, `fields_user.py`) can import it without a cycle.
+
+How extractors reach the state: the session creates the `State` and calls
+`registry().bind_state(state)`, which stores it here in `BOUND.state`. Extractors that only need
+the event's own thread or fd use `ev.thread` / `ev.fd` (set by the state engine) and never touch
+`BOUND`; those that walk ancestors, name users or render arguments read `BOUND.state` (None when
+nothing is bound: such fields then give None, never raise).
+"""
+
+# Print forms for `FieldDef.display`: how `-p` shows an int (sysdig's PF_* print formats).
+DEC, PADDED_DEC = "dec", "padded_dec"
+
+
+class FieldDef:
+    """One field: `name` (sysdig's spelling), `ftype`, one-line `doc`, and `extract`.
+
+    `ftype` uses sysdig's type names: UINT64, INT64, UINT32, INT32, INT16, CHARBUF, BYTEBUF, BOOL,
+    IPADDR, IPNET, PORT, RELTIME, ABSTIME, DOUBLE, DYNAMIC. Extracted values are typed Python values:
+    `int` for numeric types (PORT, RELTIME and ABSTIME included), `bool` for BOOL, `str` for CHARBUF,
+    `bytes` for BYTEBUF, `float` for DOUBLE, and for IPADDR the address as *text* ('10.0.0.1',
+    '2001:db8::1'; the filter turns text into `ipaddress` objects itself); None when the field does
+    not apply to the event (shown as <NA>).
+
+    `extract(ev)` computes the value; a field that takes an argument (`arg` is 'index' for `[N]`,
+    'name' for `[TEXT]` or a dotted suffix such as `evt.arg.fd`, 'any' for either) is called as
+    `extract(ev, arg)` with the argument already parsed (an int for an index, else a str), or None
+    when `arg_required` is False and the user gave none.
+
+    `filter_only` fields (fd.ip, fd.port, fd.net, fd.proto, fd.cnet...) return a *tuple of
+    candidate values* (one per endpoint); a filter check matches when any candidate matches, and
+    `-p` refuses them. `cls` is the field class shown by `--list-fields` ('evt', 'process', 'fd',
+    'user', 'group', or a plugin's own). `display` is the print form of ints for `-p`
+    (`PADDED_DEC` pads nanosecond parts to 9 digits as sysdig does); use `format(value)` to get
+    the text.
+    """
+
+    __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",
+                 "display")
+
+    ARG_KINDS = (None, "index", "name", "any")
+
+    def __init__(self, name, ftype, doc, extract, arg=None, filter_only=False, cls="evt", *,
+                 arg_required=True, display=DEC):
+        if arg not in self.ARG_KINDS:
+            raise ValueError(f"field {name}: arg must be one of {self.ARG_KINDS}, not {arg!r}")
+        self.name = name
+        self.ftype = ftype
+        self.doc = doc
+        self.extract = extract
+        self.arg = arg
+        self.filter_only = filter_only
+        self.cls = cls
+        self.arg_required = arg_required
+        self.display = display
+
+    def format(self, value):
+        """The text `-p` shows for `value` (None stays None, for <NA>)."""
+        if value is None:
+            return None
+        if value is True or value is False:
+            return "true" if value else "false"
+        if type(value) is int and self.display == PADDED_DEC:
+            return f"{value:09d}"
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "surrogateescape")
+        if type(value) is float:
+            return f"{value:f}"
+        return str(value)
+
+    def __repr__(self):
+        return f"FieldDef({self.name} {self.ftype})"
+
+
+class Binding:
+    """What the extractors of one run share: the bound `state` and its argument renderer."""
+
+    def __init__(self):
+        self.state = None
+        self.renderer = None
+
+    def bind(self, state, renderer=None):
+        self.state = state
+        if renderer is None:
+            from .evtinfo import ArgRenderer  # noqa: PLC0415 - only runs that render need it
+
+            renderer = ArgRenderer(state)
+        self.renderer = renderer
+
+
+BOUND = Binding()
+
+
+def arg_renderer():
+    """The run's `ArgRenderer` (an unbound one when no state is bound, e.g. in unit tests)."""
+    if BOUND.renderer is None:
+        BOUND.bind(BOUND.state)
+    return BOUND.renderer

@@ -1,0 +1,439 @@
+"""The `evt.*` and `syscall.type` fields: time, type, direction, arguments, result and I/O class.
+
+Semantics follow what sysdig 0.29.3 prints for the bundled captures (tests/data/fields/):
+* times are local time (sysdig honours TZ), except evt.time.iso8601 which is always UTC;
+* evt.reltime counts from the first event of the capture and evt.deltatime from the event before,
+  both read from the bound state (`state.first_ts`, `state.prev_ts`);
+* evt.latency is exit minus enter on exit events, 0 on enter events, and on events that are not
+  syscalls (switch, procexit...) the latency of the thread's last syscall (`thread.latency` when the
+  state keeps it, else 0);
+* evt.res/evt.rawres/evt.count.exit apply to exit events only; evt.failed is false on enter events.
+"""
+
+import os
+import time
+
+from .evtinfo import ERRNO_NAMES, rawarg
+from .fields_base import BOUND, PADDED_DEC, FieldDef, arg_renderer
+
+NS = 1_000_000_000
+
+# Time fields that `-j` prints as integer nanoseconds since the epoch although -p shows text.
+TIME_TEXT_FIELDS = frozenset({"evt.time", "evt.time.s", "evt.datetime", "evt.datetime.s",
+                              "evt.time.iso8601", "evt.outputtime"})
+
+# Events that are not system calls: they have no enter/exit pair of their own.
+_NON_SYSCALL = frozenset({"switch", "procexit", "signaldeliver", "procinfo", "sysdigevent",
+                          "container", "cpu_hotplug", "infra", "notification", "page_fault",
+                          "tracer", "drop", "pluginevent", "k8s", "mesos", "useradded",
+                          "userdeleted", "groupadded", "groupdeleted", "asyncevent"})
+
+# Bits of the scap open flags (file_flags table) and mode bits the evt.is_open_* fields test.
+_O_RDONLY, _O_WRONLY, _O_CREAT = 1, 2, 4
+_EXEC_BITS = 0o111
+_OPEN_EVENTS = frozenset({"open", "openat", "openat2"})
+_AT_FDCWD = -100
+
+
+# -- time ------------------------------------------------------------------------------------
+def _local(ts):
+    return time.localtime(ts // NS)
+
+
+def _time(ev):
+    return time.strftime("%H:%M:%S", _local(ev.ts)) + f".{ev.ts % NS:09d}"
+
+
+def _time_s(ev):
+    return time.strftime("%H:%M:%S", _local(ev.ts))
+
+
+def _datetime(ev):
+    return time.strftime("%Y-%m-%d %H:%M:%S", _local(ev.ts)) + f".{ev.ts % NS:09d}"
+
+
+def _datetime_s(ev):
+    return time.strftime("%Y-%m-%d %H:%M:%S", _local(ev.ts))
+
+
+def _iso8601(ev):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ev.ts // NS)) + f".{ev.ts % NS:09d}+0000"
+
+
+def _reltime(ev):
+    first = getattr(BOUND.state, "first_ts", None)
+    return None if first is None else ev.ts - first
+
+
+def _deltatime(ev):
+    state = BOUND.state
+    prev = getattr(state, "prev_ts", None)
+    if prev is None:
+        return None if state is None or getattr(state, "first_ts", None) is None else 0
+    return ev.ts - prev
+
+
+def _latency(ev):
+    info = ev.info
+    if info.name in _NON_SYSCALL:
+        th = ev.thread
+        return getattr(th, "latency", 0) if th is not None else 0
+    if info.dir == ">":
+        return 0
+    enter = ev.enter
+    return ev.ts - enter.ts if enter is not None else 0
+
+
+def human_duration(ns):
+    """sysdig's evt.latency.human: '835ns', '4.79us', '12.50ms', '3.02s' (cut, not rounded)."""
+    for unit, div in (("s", NS), ("ms", 1_000_000), ("us", 1_000)):
+        if ns >= div:
+            q, r = divmod(ns, div)
+            return f"{q}.{r * 100 // div:02d}{unit}"
+    return f"{ns}ns"
+
+
+def _part_s(fn):
+    def seconds(ev):
+        v = fn(ev)
+        return None if v is None else v // NS
+    return seconds
+
+
+def _part_ns(fn):
+    def nanos(ev):
+        v = fn(ev)
+        return None if v is None else v % NS
+    return nanos
+
+
+def _rawtime(ev):
+    return ev.ts
+
+
+# -- type and direction ----------------------------------------------------------------------
+def _syscall_name(ev):
+    """The name of a generic event's syscall, from its native id, or None."""
+    native = ev.arg("nativeID")
+    if native is None:
+        return None
+    try:
+        from bcc.syscall import syscall_name  # noqa: PLC0415 - optional, only for generic events
+    except ImportError:
+        return None
+    name = syscall_name(native)
+    return name.decode() if isinstance(name, bytes) and not name.startswith(b"[unknown") else None
+
+
+def evt_type(ev):
+    """evt.type: the event's name; a generic event shows its syscall's name."""
+    name = ev.info.name
+    if name == "syscall":
+        return _syscall_name(ev) or name
+    return name
+
+
+def _type_is(ev, wanted):
+    return 1 if evt_type(ev) == wanted else 0
+
+
+def _syscall_type(ev):
+    return None if ev.info.name in _NON_SYSCALL else evt_type(ev)
+
+
+# -- arguments -------------------------------------------------------------------------------
+def _args(ev):
+    return arg_renderer().info(ev)
+
+
+def _arg(ev, which):
+    if type(which) is int:
+        return arg_renderer().arg_at(ev, which)
+    return arg_renderer().arg(ev, which)
+
+
+def _rawarg(ev, name):
+    return rawarg(ev, name)
+
+
+def _buffer_index(info):
+    for i, p in enumerate(info.params):
+        if p.ptype == "PT_BYTEBUF":
+            return i
+    return None
+
+
+def _buffer(ev):
+    i = _buffer_index(ev.info)
+    if i is None or i >= len(ev.raw):
+        return None
+    return bytes(ev.raw[i])
+
+
+# -- result ----------------------------------------------------------------------------------
+_RESULT_TYPES = frozenset({"PT_ERRNO", "PT_FD", "PT_PID"})
+
+
+def rawres(ev):
+    """evt.rawres: the first parameter of an exit event when it is a result (errno, fd or pid)."""
+    info = ev.info
+    if info.dir != "<" or not info.params or not ev.raw:
+        return None
+    if info.params[0].ptype not in _RESULT_TYPES:
+        return None
+    return ev.param(0)
+
+
+def _res(ev):
+    v = rawres(ev)
+    if v is None:
+        return None
+    if v >= 0:
+        return "SUCCESS"
+    return ERRNO_NAMES.get(-v, str(v))
+
+
+def _failed(ev):
+    v = rawres(ev)
+    return v is not None and v < 0
+
+
+def _buflen(ev):
+    """The byte count of an I/O exit event (its non-negative result)."""
+    info = ev.info
+    if info.dir != "<" or ev.fd is None or info.category != "I/O":
+        return None
+    v = rawres(ev)
+    return v if v is not None and v >= 0 else None
+
+
+# -- I/O class -------------------------------------------------------------------------------
+def _has_flag(flag):
+    def test(ev):
+        return flag in ev.info.flags
+    return test
+
+
+_is_read = _has_flag("EF_READS_FROM_FD")
+_is_write = _has_flag("EF_WRITES_TO_FD")
+
+
+def _is_io(ev):
+    return _is_read(ev) or _is_write(ev)
+
+
+def _io_dir(ev):
+    if _is_read(ev):
+        return "r"
+    if _is_write(ev):
+        return "w"
+    return None
+
+
+def _is_syslog(ev):
+    fd = ev.fd
+    return fd is not None and _is_write(ev) and fd.name == "/dev/log"
+
+
+# -- counters --------------------------------------------------------------------------------
+def _count(ev):
+    return 1
+
+
+def _count_error(category=None):
+    def count(ev):
+        v = rawres(ev)
+        if v is None or v >= 0:
+            return None
+        if category is None:
+            return 1
+        cat = ev.info.category
+        if category == "other":
+            return 1 if cat not in ("file", "net", "memory") else None
+        return 1 if cat == category else None
+    return count
+
+
+def _count_exit(ev):
+    return 1 if ev.info.dir == "<" else None
+
+
+# -- paths and opens -------------------------------------------------------------------------
+def _resolve_at(ev, dirfd, path):
+    """`path` made absolute against the directory fd `dirfd` (AT_FDCWD: the thread's cwd)."""
+    if path is None:
+        return None
+    if path.startswith("/"):
+        return os.path.normpath(path)
+    th = ev.thread
+    if th is None or dirfd is None:
+        return None
+    if dirfd == _AT_FDCWD:
+        base = th.cwd
+    else:
+        fdi = th.fdtable.get(dirfd)
+        if fdi is None:
+            return None
+        base = fdi.name
+    return os.path.normpath(os.path.join(base, path))
+
+
+def _abspath_of(dirfd_name, path_names):
+    def abspath(ev):
+        index = ev.info.param_index
+        if dirfd_name not in index:
+            return None
+        for pname in path_names:
+            if pname in index:
+                return _resolve_at(ev, ev.arg(dirfd_name), ev.arg(pname))
+        return None
+    return abspath
+
+
+_abspath = _abspath_of("dirfd", ("name", "pathname", "path"))
+_abspath_src = _abspath_of("olddirfd", ("oldpath",))
+_abspath_dst = _abspath_of("newdirfd", ("newpath",))
+
+
+def _open_flags(ev):
+    """The open flags of a successful-or-not open exit event, or None for other events."""
+    info = ev.info
+    if info.dir != "<" or info.name not in _OPEN_EVENTS:
+        return None
+    return ev.arg("flags")
+
+
+def _is_open_read(ev):
+    flags = _open_flags(ev)
+    return flags is not None and bool(flags & _O_RDONLY)
+
+
+def _is_open_write(ev):
+    flags = _open_flags(ev)
+    return flags is not None and bool(flags & _O_WRONLY)
+
+
+def _is_open_create(ev):
+    flags = _open_flags(ev)
+    return flags is not None and bool(flags & _O_CREAT)
+
+
+def _is_open_exec(ev):
+    info = ev.info
+    if info.dir != "<":
+        return False
+    if info.name == "creat":
+        mode = ev.arg("mode")
+    else:
+        flags = _open_flags(ev)
+        if flags is None or not flags & _O_CREAT:
+            return False
+        mode = ev.arg("mode")
+    return mode is not None and bool(mode & _EXEC_BITS)
+
+
+# -- host ------------------------------------------------------------------------------------
+def _hostname(ev):
+    snapshot = getattr(BOUND.state, "snapshot", None)
+    machine = getattr(snapshot, "machine", None) or {}
+    return machine.get("hostname")
+
+
+def _field(name, ftype, doc, extract, **kw):
+    return FieldDef(name, ftype, doc, extract, cls="evt", **kw)
+
+
+FIELDS = (
+    _field("evt.num", "UINT64", "sequence number of the event in the capture",
+           lambda ev: ev.num),
+    _field("evt.time", "CHARBUF", "local time of the event, HH:MM:SS.nnnnnnnnn", _time),
+    _field("evt.time.s", "CHARBUF", "local time of the event, HH:MM:SS", _time_s),
+    _field("evt.time.iso8601", "CHARBUF", "UTC time of the event in ISO 8601 with nanoseconds",
+           _iso8601),
+    _field("evt.datetime", "CHARBUF", "local date and time of the event, with nanoseconds",
+           _datetime),
+    _field("evt.datetime.s", "CHARBUF", "local date and time of the event, to the second",
+           _datetime_s),
+    _field("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch", _rawtime),
+    _field("evt.rawtime.s", "ABSTIME", "whole seconds of evt.rawtime", _part_s(_rawtime)),
+    _field("evt.rawtime.ns", "ABSTIME", "nanosecond part of evt.rawtime", _part_ns(_rawtime),
+           display=PADDED_DEC),
+    _field("evt.reltime", "RELTIME", "nanoseconds since the first event of the capture",
+           _reltime, display=PADDED_DEC),
+    _field("evt.reltime.s", "RELTIME", "whole seconds of evt.reltime", _part_s(_reltime)),
+    _field("evt.reltime.ns", "RELTIME", "nanosecond part of evt.reltime", _part_ns(_reltime),
+           display=PADDED_DEC),
+    _field("evt.outputtime", "CHARBUF", "the event time as the output's time format shows it "
+           "(local HH:MM:SS.nnnnnnnnn by default)", _time),
+    _field("evt.latency", "RELTIME", "nanoseconds between a syscall's enter and exit events "
+           "(0 on enter events)", _latency),
+    _field("evt.latency.s", "RELTIME", "whole seconds of evt.latency", _part_s(_latency)),
+    _field("evt.latency.ns", "RELTIME", "nanosecond part of evt.latency", _part_ns(_latency),
+           display=PADDED_DEC),
+    _field("evt.latency.human", "CHARBUF", "evt.latency as short text such as 4.79us",
+           lambda ev: human_duration(_latency(ev))),
+    _field("evt.deltatime", "RELTIME", "nanoseconds since the previous event of the capture",
+           _deltatime),
+    _field("evt.deltatime.s", "RELTIME", "whole seconds of evt.deltatime", _part_s(_deltatime)),
+    _field("evt.deltatime.ns", "RELTIME", "nanosecond part of evt.deltatime",
+           _part_ns(_deltatime), display=PADDED_DEC),
+    _field("evt.dir", "CHARBUF", "direction: '>' for an enter event, '<' for an exit event",
+           lambda ev: ev.info.dir),
+    _field("evt.type", "CHARBUF", "event name, such as open or read", evt_type),
+    _field("evt.type.is", "UINT32", "1 when the event's type is the one named after the dot "
+           "(evt.type.is.open), else 0", _type_is, arg="name"),
+    _field("syscall.type", "CHARBUF", "the syscall's name for syscall events; <NA> for others "
+           "such as switch", _syscall_type),
+    _field("evt.category", "CHARBUF", "event category: file, net, I/O, process, memory, wait...",
+           lambda ev: ev.info.category),
+    _field("evt.cpu", "INT16", "number of the CPU the event happened on", lambda ev: ev.cpu),
+    _field("evt.args", "CHARBUF", "every argument as name=value text", _args),
+    _field("evt.info", "CHARBUF", "the event's arguments as sysdig's default line shows them",
+           _args),
+    _field("evt.arg", "CHARBUF", "one argument as text, by name (evt.arg.fd) or position "
+           "(evt.arg[0]); fds, errnos and flags resolved", _arg, arg="any"),
+    _field("evt.rawarg", "DYNAMIC", "one argument by name (evt.rawarg.res) as its raw typed "
+           "value, for numeric comparisons", _rawarg, arg="name"),
+    _field("evt.buffer", "BYTEBUF", "the data buffer of I/O events", _buffer),
+    _field("evt.buflen", "UINT64", "the byte count of an I/O exit event", _buflen),
+    _field("evt.res", "CHARBUF", "result of an exit event: SUCCESS or the errno name", _res),
+    _field("evt.rawres", "INT64", "result of an exit event as a number", rawres),
+    _field("evt.failed", "BOOL", "true when the event returned an error", _failed),
+    _field("evt.is_io", "BOOL", "true for events that read or write an fd", _is_io),
+    _field("evt.is_io_read", "BOOL", "true for events that read from an fd", _is_read),
+    _field("evt.is_io_write", "BOOL", "true for events that write to an fd", _is_write),
+    _field("evt.io_dir", "CHARBUF", "'r' for reads, 'w' for writes, <NA> otherwise", _io_dir),
+    _field("evt.is_wait", "BOOL", "true for events that make the thread wait (select, poll, "
+           "sleep...)", _has_flag("EF_WAITS")),
+    _field("evt.is_syslog", "BOOL", "true for writes to /dev/log", _is_syslog),
+    _field("evt.count", "UINT32", "always 1, for counting events", _count),
+    _field("evt.count.error", "UINT32", "1 for events that returned an error", _count_error()),
+    _field("evt.count.error.file", "UINT32", "1 for file events that returned an error",
+           _count_error("file")),
+    _field("evt.count.error.net", "UINT32", "1 for network events that returned an error",
+           _count_error("net")),
+    _field("evt.count.error.memory", "UINT32", "1 for memory events that returned an error",
+           _count_error("memory")),
+    _field("evt.count.error.other", "UINT32", "1 for other events that returned an error",
+           _count_error("other")),
+    _field("evt.count.exit", "UINT32", "1 for exit events", _count_exit),
+    _field("evt.abspath", "CHARBUF", "absolute path of a *at event's dirfd and path arguments",
+           _abspath),
+    _field("evt.abspath.src", "CHARBUF", "absolute source path of renameat/linkat events",
+           _abspath_src),
+    _field("evt.abspath.dst", "CHARBUF", "absolute destination path of renameat/linkat events",
+           _abspath_dst),
+    _field("evt.is_open_read", "BOOL", "true for open exits whose flags allow reading",
+           _is_open_read),
+    _field("evt.is_open_write", "BOOL", "true for open exits whose flags allow writing",
+           _is_open_write),
+    _field("evt.is_open_exec", "BOOL", "true for open/creat exits creating a file with execute "
+           "permission", _is_open_exec),
+    _field("evt.is_open_create", "BOOL", "true for open exits with O_CREAT", _is_open_create),
+    _field("evt.source", "CHARBUF", "where the event comes from: always 'syscall'",
+           lambda ev: "syscall"),
+    _field("evt.hostname", "CHARBUF", "host name of the machine the events were captured on",
+           _hostname),
+)
+
+CLASS_DOC = "Event fields: time, type, direction, arguments, result and I/O class."

@@ -1,0 +1,322 @@
+"""The `fd.*` fields: the fd an event uses or creates (`ev.fd`, `ev.fdnum`, set by the state engine).
+
+IP addresses are text ('10.0.0.1', '2001:db8::1'), ports ints. Client/server fields (fd.cip,
+fd.sport...) read the socket's tuple; local/remote ones (fd.lip, fd.rport...) also need the socket's
+role (`FdInfo.is_server`, set by the state engine from connect/accept), and are <NA> without it.
+The filter-only fields (fd.ip, fd.port, fd.net, fd.proto and the *net ones) return a tuple of the
+candidate values of both endpoints.
+
+sysdig 0.29.3 quirks reproduced (checked on the bundled captures):
+* enter events of fd-creating syscalls (open, socket, pipe...) have fd.num -1 and fd.typechar from
+  the syscall ('f', '4', 'p'); a failed open exit has fd.name set to the path it tried;
+* fd.is_server tells whether the server address is on this machine (loopback, a local interface,
+  or an unspecified IPv6 address), not the socket's role: a client connected to 127.0.0.1 shows true;
+* fd.cproto/sproto/lproto/rproto show the port number as text (sysdig without -R).
+"""
+
+import ipaddress
+import os
+
+from .fields_base import BOUND, FieldDef
+from .fields_evt import rawres
+
+_IP_TYPES = frozenset({"ipv4", "ipv6"})
+_FILE_TYPES = frozenset({"file", "directory"})
+
+# fd.typechar of the fd an fd-creating syscall is about to make, for its enter event.
+_CREATOR_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "pipe": "p",
+                     "socket": "4", "eventfd": "e", "signalfd": "s", "timerfd_create": "t",
+                     "inotify_init": "i", "epoll_create": "l", "epoll_create1": "l",
+                     "memfd_create": "m", "pidfd_open": "P", "userfaultfd": "u", "bpf": "b",
+                     "io_uring_setup": "r"}
+_OPEN_EVENTS = frozenset({"open", "openat", "openat2", "creat"})
+_EINPROGRESS = -115
+
+
+def _creates_fd_enter(ev):
+    info = ev.info
+    return info.dir == ">" and "EF_CREATES_FD" in info.flags
+
+
+def _fdnum(ev):
+    n = ev.fdnum
+    if n is None and ev.fd is None and _creates_fd_enter(ev):
+        return -1
+    return n
+
+
+def _failed_open_path(ev):
+    """The path a failed open exit tried, made absolute as sysdig shows it, or None."""
+    info = ev.info
+    if info.dir != "<" or info.name not in _OPEN_EVENTS:
+        return None
+    res = rawres(ev)
+    if res is None or res >= 0:
+        return None
+    path = ev.arg("name")
+    if not path:
+        return None
+    if path.startswith("/"):
+        return path
+    th = ev.thread
+    dirfd = ev.arg("dirfd")
+    base = None
+    if th is not None:
+        if dirfd is None or dirfd == -100:
+            base = th.cwd
+        else:
+            fdi = th.fdtable.get(dirfd)
+            base = fdi.name if fdi is not None else None
+    return os.path.normpath(os.path.join(base, path)) if base else path
+
+
+def _name(ev):
+    fd = ev.fd
+    if fd is not None:
+        return fd.name
+    return _failed_open_path(ev)
+
+
+def _directory(ev):
+    fd = ev.fd
+    if fd is not None:
+        if fd.type not in _FILE_TYPES:
+            return None
+        return os.path.dirname(fd.name) or None
+    path = _failed_open_path(ev)
+    return os.path.dirname(path) if path else None
+
+
+def _filename(ev):
+    fd = ev.fd
+    if fd is not None:
+        return os.path.basename(fd.name) if fd.type in _FILE_TYPES else None
+    path = _failed_open_path(ev)
+    return os.path.basename(path) if path else None
+
+
+def _typechar(ev):
+    fd = ev.fd
+    if fd is not None:
+        return fd.typechar
+    if _creates_fd_enter(ev) or _failed_open_path(ev) is not None:
+        return _CREATOR_TYPECHAR.get(ev.info.name)
+    return None
+
+
+def _uid(ev):
+    n = _fdnum(ev)
+    th = ev.thread
+    if n is None or th is None:
+        return None
+    return f"{th.tid}{n}"
+
+
+def _of_fd(get):
+    def extract(ev):
+        fd = ev.fd
+        return None if fd is None else get(fd)
+    return extract
+
+
+def _of_socket(get):
+    """`get(fd)` for IP sockets only."""
+    def extract(ev):
+        fd = ev.fd
+        if fd is None or fd.type not in _IP_TYPES:
+            return None
+        return get(fd)
+    return extract
+
+
+def _local_end(fd):
+    """True when this end is the server, False when the client, None when the role is unknown."""
+    return fd.is_server
+
+
+def _lip(fd):
+    role = _local_end(fd)
+    return None if role is None else (fd.sip if role else fd.cip)
+
+
+def _rip(fd):
+    role = _local_end(fd)
+    return None if role is None else (fd.cip if role else fd.sip)
+
+
+def _lport(fd):
+    role = _local_end(fd)
+    return None if role is None else (fd.sport if role else fd.cport)
+
+
+def _rport(fd):
+    role = _local_end(fd)
+    return None if role is None else (fd.cport if role else fd.sport)
+
+
+def _proto_text(get_port):
+    def proto(fd):
+        port = get_port(fd)
+        return None if port is None else str(port)
+    return proto
+
+
+def _both(get_a, get_b):
+    """Filter-only: the tuple of both endpoints' values (missing ones left out)."""
+    def both(fd):
+        return tuple(v for v in (get_a(fd), get_b(fd)) if v is not None)
+    return both
+
+
+def _one(get):
+    """Filter-only single endpoint, still a tuple so the filter treats every *net field alike."""
+    def one(fd):
+        v = get(fd)
+        return () if v is None else (v,)
+    return one
+
+
+def _sockfamily(ev):
+    fd = ev.fd
+    if fd is None:
+        return None
+    if fd.type in _IP_TYPES:
+        return "ip"
+    if fd.type == "unix":
+        return "unix"
+    return None
+
+
+def _local_addresses():
+    """Addresses of this machine's interfaces, from the bound state's snapshot."""
+    state = BOUND.state
+    snapshot = getattr(state, "snapshot", None)
+    interfaces = getattr(snapshot, "interfaces", None) or getattr(state, "interfaces", None) or ()
+    out = set()
+    for iface in interfaces:
+        addr = iface[-1] if isinstance(iface, tuple) else getattr(iface, "address", None)
+        if addr:
+            out.add(str(addr).split("/")[0])
+    return out
+
+
+def _server_is_local(fd):
+    sip = fd.sip
+    if fd.type == "ipv6" and sip in (None, "::"):
+        return True
+    if sip is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(sip)
+    except ValueError:
+        return False
+    if ip.is_loopback:
+        return True
+    return sip in _local_addresses()
+
+
+def _is_server(ev):
+    fd = ev.fd
+    if fd is None:
+        return None
+    if fd.type not in _IP_TYPES:
+        return False
+    return _server_is_local(fd)
+
+
+def _connected(ev):
+    fd = ev.fd
+    if fd is None:
+        return None
+    return fd.type in _IP_TYPES and fd.sip is not None
+
+
+def _name_changed(ev):
+    """True on the exit event that gave the fd its name: an open, a connect, an accept."""
+    fd = ev.fd
+    if fd is None:
+        return None
+    info = ev.info
+    if info.dir != "<":
+        return False
+    name = info.name
+    if name in _OPEN_EVENTS or name in ("accept", "accept4"):
+        return True
+    if name == "connect" and fd.type in _IP_TYPES:
+        res = rawres(ev)
+        return res is not None and (res >= 0 or res == _EINPROGRESS)
+    return False
+
+
+def _major(dev):
+    return dev >> 20
+
+
+def _minor(dev):
+    return dev & 0xFFFFF
+
+
+def _field(name, ftype, doc, extract, **kw):
+    return FieldDef(name, ftype, doc, extract, cls="fd", **kw)
+
+
+_cip, _sip = (lambda fd: fd.cip), (lambda fd: fd.sip)
+_cport, _sport = (lambda fd: fd.cport), (lambda fd: fd.sport)
+
+FIELDS = (
+    _field("fd.num", "INT64", "fd number the event uses or creates", _fdnum),
+    _field("fd.type", "CHARBUF", "fd type: file, directory, ipv4, ipv6, unix, pipe, event, "
+           "signalfd, eventpoll, inotify, timerfd, netlink, memfd...", _of_fd(lambda fd: fd.type)),
+    _field("fd.typechar", "CHARBUF", "fd type as one letter (f, d, 4, 6, u, p, e, s, l, i, t...)",
+           _typechar),
+    _field("fd.name", "CHARBUF", "full name: a file's path, a socket's "
+           "client_ip:port->server_ip:port tuple, a unix socket's path", _name),
+    _field("fd.directory", "CHARBUF", "directory of a file fd", _directory),
+    _field("fd.filename", "CHARBUF", "base name of a file fd", _filename),
+    _field("fd.nameraw", "CHARBUF", "name of the fd as the syscall gave it (chisel keeps the "
+           "resolved path)", _name),
+    _field("fd.ip", "IPADDR", "either endpoint's IP address", _of_socket(_both(_cip, _sip)),
+           filter_only=True),
+    _field("fd.port", "PORT", "either endpoint's port", _of_socket(_both(_cport, _sport)),
+           filter_only=True),
+    _field("fd.net", "IPNET", "either endpoint's IP, for network (CIDR) tests",
+           _of_socket(_both(_cip, _sip)), filter_only=True),
+    _field("fd.proto", "CHARBUF", "either endpoint's port, as protocol text",
+           _of_socket(_both(_proto_text(_cport), _proto_text(_sport))), filter_only=True),
+    _field("fd.cip", "IPADDR", "client IP address", _of_socket(_cip)),
+    _field("fd.sip", "IPADDR", "server IP address", _of_socket(_sip)),
+    _field("fd.lip", "IPADDR", "local IP address", _of_socket(_lip)),
+    _field("fd.rip", "IPADDR", "remote IP address", _of_socket(_rip)),
+    _field("fd.cport", "PORT", "client port", _of_socket(_cport)),
+    _field("fd.sport", "PORT", "server port", _of_socket(_sport)),
+    _field("fd.lport", "PORT", "local port", _of_socket(_lport)),
+    _field("fd.rport", "PORT", "remote port", _of_socket(_rport)),
+    _field("fd.cnet", "IPNET", "client IP, for network (CIDR) tests", _of_socket(_one(_cip)),
+           filter_only=True),
+    _field("fd.snet", "IPNET", "server IP, for network (CIDR) tests", _of_socket(_one(_sip)),
+           filter_only=True),
+    _field("fd.lnet", "IPNET", "local IP, for network (CIDR) tests", _of_socket(_one(_lip)),
+           filter_only=True),
+    _field("fd.rnet", "IPNET", "remote IP, for network (CIDR) tests", _of_socket(_one(_rip)),
+           filter_only=True),
+    _field("fd.cproto", "CHARBUF", "client port as protocol text", _of_socket(_proto_text(_cport))),
+    _field("fd.sproto", "CHARBUF", "server port as protocol text", _of_socket(_proto_text(_sport))),
+    _field("fd.lproto", "CHARBUF", "local port as protocol text", _of_socket(_proto_text(_lport))),
+    _field("fd.rproto", "CHARBUF", "remote port as protocol text", _of_socket(_proto_text(_rport))),
+    _field("fd.l4proto", "CHARBUF", "IP protocol of a socket: tcp, udp, icmp or raw",
+           _of_socket(lambda fd: fd.l4proto)),
+    _field("fd.sockfamily", "CHARBUF", "socket family: ip or unix", _sockfamily),
+    _field("fd.is_server", "BOOL", "true when the socket's server address is on this machine",
+           _is_server),
+    _field("fd.connected", "BOOL", "true for an IP socket with a known peer", _connected),
+    _field("fd.name_changed", "BOOL", "true on the event that gave the fd its name", _name_changed),
+    _field("fd.dev", "INT32", "device number of the file", _of_fd(lambda fd: fd.dev)),
+    _field("fd.dev.major", "INT32", "major device number of the file",
+           _of_fd(lambda fd: _major(fd.dev))),
+    _field("fd.dev.minor", "INT32", "minor device number of the file",
+           _of_fd(lambda fd: _minor(fd.dev))),
+    _field("fd.ino", "INT64", "inode number of the file", _of_fd(lambda fd: fd.ino)),
+    _field("fd.uid", "CHARBUF", "unique id of the fd: thread id followed by fd number", _uid),
+)
+
+CLASS_DOC = "File descriptor fields: files, sockets, pipes and the other fd types."
