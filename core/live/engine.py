@@ -138,7 +138,7 @@ class LiveSource:
             try:
                 # TRACEPOINT_PROBE programs attach as the object is built; empty filter maps keep
                 # every filtered axis closed until _fill_maps runs, so nothing leaks meanwhile.
-                self._bpf = bcc.BPF(text=probes.generate_source(plan))
+                self._bpf = bcc.BPF(text=probes.generate_source(plan).encode())
             except Exception as e:  # bcc raises bare Exceptions for compile/load/attach failures
                 raise ChiselRuntimeError(f"cannot load the BPF programs: {str(e).splitlines()[0]}") from e
             self.timings["compile"] = time.monotonic() - t0
@@ -155,7 +155,7 @@ class LiveSource:
                 pending.append(ctypes.string_at(data, size))
                 return 0  # an int: returning None costs bcc a caught exception per record
 
-            self._bpf["events"].open_ring_buffer(on_record)
+            self._bpf[b"events"].open_ring_buffer(on_record)
         except BaseException:
             self.close()
             raise
@@ -164,37 +164,37 @@ class LiveSource:
 
     def _fill_maps(self, pushdown, pid, snaplen):
         b = self._bpf
-        config = b["config"]
+        config = b[b"config"]
         config[ctypes.c_int(0)] = ctypes.c_uint64(snaplen)
         config[ctypes.c_int(1)] = ctypes.c_uint64(os.getpid())
         one = ctypes.c_uint8(1)
         if "traced" in self.plan.axes:
             root = self._child.pid if self._child is not None else pid
-            b["traced"][ctypes.c_uint32(root)] = one
+            b[b"traced"][ctypes.c_uint32(root)] = one
         if pushdown is None:
             return
         for axis, table in (("pids", "f_pids"), ("tids", "f_tids"), ("uids", "f_uids")):
             for value in getattr(pushdown, axis) or ():
-                b[table][ctypes.c_uint32(int(value))] = one
+                b[table.encode()][ctypes.c_uint32(int(value))] = one
         for comm in pushdown.comms or ():
-            key = b["f_comms"].Key()
+            key = b[b"f_comms"].Key()
             key.s = comm.encode(errors="surrogateescape")[:15]
-            b["f_comms"][key] = one
+            b[b"f_comms"][key] = one
         if pushdown.fd_names is not None:
             names = [n.encode(errors="surrogateescape") for n in pushdown.fd_names]
             if any(len(n) >= probes.PATHKEY_LEN or b"\0" in n for n in names):
                 config[ctypes.c_int(2)] = ctypes.c_uint64(1)  # cannot match in the kernel: pass all fds
             for name in names:
                 if len(name) < probes.PATHKEY_LEN:
-                    key = b["fd_names"].Key()
+                    key = b[b"fd_names"].Key()
                     key.s = name
-                    b["fd_names"][key] = one
+                    b[b"fd_names"][key] = one
 
     def _seed_fd_watch(self, pushdown):
         """fds already open on a watched name (from the /proc scan) are interesting from the start."""
         if pushdown is None or pushdown.fd_names is None:
             return
-        watch = self._bpf["fd_watch"]
+        watch = self._bpf[b"fd_watch"]
         seen = set()
         for thread in self.snapshot.threads:
             if thread.pid in seen:
@@ -207,11 +207,16 @@ class LiveSource:
                     watch[key] = ctypes.c_uint8(1)
 
     @property
+    def child_pid(self):
+        """PID of the `command` (known before it runs), or None."""
+        return self._child.pid if self._child is not None else None
+
+    @property
     def drops(self):
         """Events lost: failed ring-buffer reservations (kernel, all CPUs) plus corrupt records."""
         if self._bpf is None:
             return self._final_drops
-        total = sum(int(v) for v in self._bpf["drop_count"][ctypes.c_int(0)])
+        total = sum(int(v) for v in self._bpf[b"drop_count"][ctypes.c_int(0)])
         return total + self._decoder.corrupt
 
     def stop(self):

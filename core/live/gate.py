@@ -6,6 +6,7 @@ set first and miss nothing; `release()` opens the gate.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -17,9 +18,9 @@ _TRAMPOLINE = (
     "os.read(gate, 1)\n"
     "os.close(gate)\n"
     "try:\n"
-    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "    os.execv(sys.argv[2], sys.argv[3:])\n"
     "except OSError as e:\n"
-    "    sys.stderr.write(f'chisel: error: cannot run {sys.argv[2]!r}: {e.strerror}\\n')\n"
+    "    sys.stderr.write(f'chisel: error: cannot run {sys.argv[3]!r}: {e.strerror}\\n')\n"
     "    os._exit(127)\n"
 )
 
@@ -30,10 +31,12 @@ class GatedProcess:
     def __init__(self, argv):
         if not argv:
             raise ChiselRuntimeError("no command given to trace")
+        # Resolved here, so the traced command makes one execve, not one per PATH entry.
+        path = shutil.which(argv[0]) or argv[0]
         read_end, self._write_end = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _TRAMPOLINE, str(read_end), *argv], pass_fds=(read_end,))
+                [sys.executable, "-S", "-c", _TRAMPOLINE, str(read_end), path, *argv], pass_fds=(read_end,))
         except OSError as e:
             os.close(self._write_end)
             raise ChiselRuntimeError(f"cannot start {argv[0]!r}: {e.strerror}") from e
