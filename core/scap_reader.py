@@ -73,6 +73,7 @@ class ScapReader:
         self._pos = 0
         self._base = 0  # stream offset of _buf[0]
         self._eof = False
+        self._read = None
         self._events_started = False
         self._open()
         try:
@@ -110,8 +111,12 @@ class ScapReader:
         magic = os.pread(fd, 2, 0)
         if magic == _GZIP_MAGIC:
             self._file = gzip.GzipFile(fileobj=self._disk, mode="rb")
+            # read1: one decompression step per call, so a stream cut short (EOFError) loses nothing
+            # already decompressed, as a buffered read() spanning the cut would.
+            self._read = self._file.read1
         else:
             self._file = self._disk
+            self._read = self._disk.read
 
     def close(self):
         """Release the file; safe to call more than once."""
@@ -154,8 +159,12 @@ class ScapReader:
         self._base += pos
         while have < need and not self._eof:
             try:
-                chunk = self._file.read(max(_CHUNK, need - have))
-            except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+                chunk = self._read(max(_CHUNK, need - have))
+            except EOFError:
+                # A gzip stream cut short (a capture interrupted before its trailer): like libscap,
+                # use what it held; a block cut in half is still reported by the caller.
+                chunk = b""
+            except (gzip.BadGzipFile, zlib.error) as e:
                 self._eof = True
                 self._buf, self._pos = b"".join(parts), 0
                 raise self._error(self._base + have, f"damaged gzip data ({e})") from None
