@@ -21,10 +21,14 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 CAPTURES = sorted(p.stem for p in (DATA / "scap").glob("*.scap"))
 RULE = "-" * 80
 ANSI_CODE = re.compile("\x1b\\[[0-9]+m")
+# sysdig 0.29 cannot open this file (tests/data/README.md); it holds the same events as its twin,
+# so chisel must print what sysdig printed for the twin.
+TWINS = {"libs_curl_google_comments": "libs_curl_google"}
 
 
 def golden(name, chisel):
-    return (DATA / "sysdig-0.29" / f"{name}.{chisel}.txt").read_text(encoding="utf-8", errors="surrogateescape")
+    path = DATA / "sysdig-0.29" / f"{TWINS.get(name, name)}.{chisel}.txt"
+    return path.read_text(encoding="utf-8", errors="surrogateescape")
 
 
 def capture(name):
