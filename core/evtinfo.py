@@ -175,30 +175,43 @@ class BufferFormat:
 
 
 def format_buffer(data, mode=BufferFormat.NORMAL):
-    """The text of a data buffer in one of the buffer modes."""
+    """The text of a data buffer in one of the buffer modes, as sysdig 0.29 prints it."""
     if mode == BufferFormat.NORMAL:
         return data.translate(_DOT_TABLE).decode("ascii")
     if mode == BufferFormat.BASE64:
         return base64.b64encode(data).decode("ascii")
     if mode == BufferFormat.ASCII:
-        # -A keeps newlines (CR becomes LF) and printable characters, after a leading newline.
-        text = data.replace(b"\r", b"\n")
-        kept = bytes(b for b in text if b == 0x0A or b in _PRINTABLE or b == 0x09)
-        return "\n" + kept.decode("ascii")
+        # -A: on a new line, printable characters and line breaks
+        if not data:
+            return ""
+        # a CR becomes LF; an LF is kept unless it is the first byte or follows a CR
+        text = data[1:] if data[0] == 0x0A else data
+        text = text.replace(b"\r\n", b"\r").replace(b"\r", b"\n")
+        return "\n" + text.translate(None, _NOT_ASCII_KEPT).decode("ascii")
     return _hex_dump(data, with_ascii=mode == BufferFormat.HEXASCII)
 
 
+# bytes -A drops: everything but printable ASCII and LF
+_NOT_ASCII_KEPT = bytes(b for b in range(256) if b not in _PRINTABLE and b != 0x0A)
+
+
 def _hex_dump(data, with_ascii):
-    """Rows of 16 bytes: newline, tab, `0xOOOO:`, 4-hex-digit groups, then (-X) the ASCII column."""
+    """-x/-X: rows of 16 bytes (`\\n\\t0xOOOO: ` then 2-byte groups), a final newline.
+
+    -X adds the row's characters ('.' for non-printables) after the groups, padded as if the
+    row were full (5 columns per missing group) plus two spaces.
+    """
     rows = []
     for off in range(0, len(data), 16):
         chunk = data[off:off + 16]
-        groups = " ".join(chunk[j:j + 2].hex() for j in range(0, len(chunk), 2))
-        row = f"\n\t0x{off:04x}:  {groups}"
+        groups = [chunk[j:j + 2].hex() for j in range(0, len(chunk), 2)]
+        row = f"\n\t0x{off:04x}: {' '.join(groups)}"
         if with_ascii:
-            pad = " " * (40 - len(groups))
-            row += f"{pad}  {chunk.translate(_DOT_TABLE).decode('ascii')}"
+            pad = " " * (5 * (8 - len(groups)) + 2)
+            row += pad + chunk.translate(_DOT_TABLE).decode("ascii")
         rows.append(row)
+    if rows:
+        rows.append("\n")
     return "".join(rows)
 
 
@@ -215,6 +228,7 @@ class ArgRenderer:
         self.buffer_format = buffer_format
         self.max_buffer_chars = max_buffer_chars
         self._flag_tables = model().flag_tables
+        self._info_plans = {}
         # Dispatch by PT type once, instead of an if-chain per parameter.
         self._by_type = {
             "PT_FD": self._fd, "PT_FD32": self._fd, "PT_ERRNO": self._errno,
@@ -236,17 +250,20 @@ class ArgRenderer:
 
     def info(self, ev):
         """evt.info / evt.args: `name=value ` for every parameter the event carries."""
-        info = ev.info
-        if info.name == "syscall":
-            return ""  # generic events show their syscall as evt.type and no arguments
-        params = info.params
+        plan = self._info_plans.get(ev.type)
+        if plan is None:
+            plan = self._info_plans[ev.type] = self._info_plan(ev.info)
         raw = ev.raw
-        n = min(len(params), len(raw))
-        parts = []
-        for i in range(n):
-            p = params[i]
-            parts.append(f"{p.name}={self.param_text(ev, i, p)} ")
-        return "".join(parts)
+        if len(raw) < len(plan):
+            plan = plan[:len(raw)]
+        return "".join([f"{prefix}{render(ev, raw[i], p)} " for i, prefix, render, p in plan])
+
+    def _info_plan(self, info):
+        """Per event id: (index, 'name=', renderer, ParamInfo) for each parameter it shows."""
+        if info.name == "syscall":
+            return ()  # generic events show their syscall as evt.type and no arguments
+        return tuple((i, f"{p.name}=", self._by_type.get(p.ptype, self._number), p)
+                     for i, p in enumerate(info.params))
 
     def arg(self, ev, name):
         """evt.arg.NAME: the parameter's resolved text, or None when the event lacks it."""
@@ -273,8 +290,10 @@ class ArgRenderer:
     def _number(self, ev, raw, p):
         if p.size is not None and len(raw) != p.size:
             return ""
-        v = raw_int(raw, p.ptype)
+        v = int.from_bytes(raw, "little", signed=p.ptype in _SIGNED_TYPES)
         fmt = p.fmt
+        if fmt == "PF_DEC":
+            return str(v)
         if fmt == "PF_HEX":
             return f"{v:X}"
         if fmt == "PF_OCT":
@@ -343,7 +362,8 @@ class ArgRenderer:
     def _bytebuf(self, ev, raw, p):
         text = format_buffer(raw, self.buffer_format)
         limit = self.max_buffer_chars
-        if limit is not None and len(text) > limit:
+        # only the default (dotted) form is ever cut; -A/-x/-X/-b show every captured byte
+        if limit is not None and len(text) > limit and self.buffer_format == BufferFormat.NORMAL:
             text = text[:limit - 3] + "..."
         return text
 

@@ -1,7 +1,8 @@
 """Every bundled capture through reader + state + output, against what sysdig 0.29.3 printed.
 
 `NAME.default.txt` is `TZ=UTC sysdig -r NAME.scap`; `NAME.json.txt` is the first 50 lines of the
-same with `-j`. Where chisel knowingly differs (tests/data/README.md), the expected output named
+same with `-j`; `NAME.default-MODE.txt` is the default output with a buffer flag (ascii -A,
+hex -x, hexascii -X, base64 -b). Where chisel knowingly differs (tests/data/README.md), the expected output named
 in `KNOWN_DIFFERENCES` is asserted instead.
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chisel.core.evtinfo import BufferFormat
 from chisel.core.output import DefaultFormatter, JsonFormatter
 from chisel.core.scap_reader import ScapReader
 from chisel.core.state import State
@@ -74,6 +76,15 @@ def test_json_output_equals_sysdig(name):
     assert got[:len(want)] == want
     if not want:
         assert got == []
+
+
+@pytest.mark.parametrize("name, mode", [
+    ("falco_cat_write", BufferFormat.ASCII), ("falco_cat_write", BufferFormat.HEX),
+    ("falco_cat_write", BufferFormat.HEXASCII), ("falco_cat_write", BufferFormat.BASE64),
+    ("libs_curl_google", BufferFormat.ASCII)])
+def test_buffer_modes_equal_sysdig(name, mode):
+    lines = replay(name, lambda st: DefaultFormatter(st, buffer_format=mode))
+    assert "".join(line + "\n" for line in lines) == golden_text(name, f"default-{mode}")
 
 
 def test_json_lines_are_byte_identical_where_sysdig_escapes_alike():

@@ -131,9 +131,22 @@ def test_buffer_formats():
     data = b"GET /\r\n\x00"
     assert format_buffer(data) == "GET /..."
     assert format_buffer(data, BufferFormat.BASE64) == "R0VUIC8NCgA="
-    assert format_buffer(data, BufferFormat.HEX) == "\n\t0x0000:  4745 5420 2f0d 0a00"
-    assert format_buffer(b"AB", BufferFormat.HEXASCII) == "\n\t0x0000:  4142" + " " * 38 + "AB"
-    assert format_buffer(data, BufferFormat.ASCII) == "\nGET /\n\n"
+    assert format_buffer(data, BufferFormat.HEX) == "\n\t0x0000: 4745 5420 2f0d 0a00\n"
+    assert format_buffer(b"ABC", BufferFormat.HEXASCII) == (
+        "\n\t0x0000: 4142 43" + " " * 32 + "ABC\n")
+    assert format_buffer(b"", BufferFormat.HEX) == ""
+
+
+@pytest.mark.parametrize("data, text", [(b"GET /\r\nHost\r\n", "\nGET /\nHost\n"),
+                                        (b"\n", "\n"), (b"\nab\n\ncd\r", "\nab\n\ncd\n"),
+                                        (b"a\tb\x00c", "\nabc"), (b"", "")])
+def test_ascii_buffer_mode_keeps_line_breaks_as_sysdig(data, text):
+    assert format_buffer(data, BufferFormat.ASCII) == text
+
+
+def test_only_the_default_buffer_form_is_cut(state):
+    ev = make(state, "write", "<", 100, b"a" * 100)
+    assert ArgRenderer(state, BufferFormat.BASE64).arg(ev, "data") == "YWFh" * 33 + "YQ=="
 
 
 def test_rawarg_gives_typed_values(state):
