@@ -400,11 +400,11 @@ class _Cli:
             self.warn(broken.message())
 
     def _list_fields(self, markdown):
-        from chisel.core.fields import format_field_list, registry  # noqa: PLC0415
+        from chisel.core.fields import registry  # noqa: PLC0415
 
         reg = registry()
         self.plugins.call_isolated("chisel_register_fields", self.warn, registry=reg)
-        text = format_field_list(reg, markdown=markdown)
+        text = reg.format_field_list(markdown=markdown)
         self.stdout.write(text if text.endswith("\n") else text + "\n")
         return ExitCode.OK
 

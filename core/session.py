@@ -46,6 +46,7 @@ class Session:
         self.state = None
         self.writer = None
         self.dispatcher = None
+        self._registry = None  # the field registry, loaded on first need
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
 
@@ -79,13 +80,15 @@ class Session:
 
     def _field_registry(self):
         """The field registry with every plugin's fields added (once per process)."""
-        from chisel.core.fields import registry  # noqa: PLC0415
+        if self._registry is None:
+            from chisel.core.fields import registry  # noqa: PLC0415
 
-        reg = registry()
-        if not getattr(reg, "_chisel_plugin_fields_added", False):
-            self.plugins.call_isolated("chisel_register_fields", self._warn, registry=reg)
-            reg._chisel_plugin_fields_added = True
-        return reg
+            reg = registry()
+            if not getattr(reg, "_chisel_plugin_fields_added", False):
+                self.plugins.call_isolated("chisel_register_fields", self._warn, registry=reg)
+                reg._chisel_plugin_fields_added = True
+            self._registry = reg
+        return self._registry
 
     def _check_capture_options(self):
         cfg = self.config
@@ -154,6 +157,7 @@ class Session:
             self.state = State(self.source.snapshot, live=True, proc_lookup=lookup_thread)
         else:
             self.state = State(self.source.snapshot, live=self.live)
+        self._bind_fields_to_state()
         if self.config.write_path is not None:
             from chisel.core.scap_writer import ScapWriter  # noqa: PLC0415
 
@@ -175,6 +179,14 @@ class Session:
         for warning in getattr(source, "warnings", ()):
             self._warn(warning)
         return source
+
+    def _bind_fields_to_state(self):
+        """Fields that read more than the event (proc.apid, user.name, evt.arg...) read this run's state."""
+        if self._registry is None and self.chisels == [] and not self.config.print_format:
+            return  # no field will be extracted: default lines and -j render directly
+        from chisel.core.evtinfo import ArgRenderer  # noqa: PLC0415
+
+        self._field_registry().bind_state(self.state, ArgRenderer(self.state, self.config.buffer_format))
 
     def _wanted_event_types(self):
         """evt.type names the chisels and the filter can use (None: every type)."""
