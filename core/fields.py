@@ -10,9 +10,8 @@ is one dict lookup and the extractor call.
 
 State: the session calls `registry().bind_state(state)` once the `State` exists (see
 `fields_base.py`); fields that need more than `ev.thread`/`ev.fd` read it from there. The bound
-state is expected to offer `threads`, `users`, `groups`, `parent(thread)`, and for evt.reltime /
-evt.deltatime `first_ts` (time of the capture's first event) and `prev_ts` (time of the event
-before the one being processed).
+state is expected to offer `threads`, `users`, `groups`, `parent(thread)`, and for evt.reltime
+`first_ts` (the time of the capture's first event that is not a `container` event).
 """
 
 import difflib

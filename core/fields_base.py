@@ -80,9 +80,12 @@ class Binding:
     def __init__(self):
         self.state = None
         self.renderer = None
+        # A new object per bind, so extractors with a memory (evt.deltatime) know to forget it.
+        self.generation = object()
 
     def bind(self, state, renderer=None):
         self.state = state
+        self.generation = object()
         if renderer is None:
             from .evtinfo import ArgRenderer  # noqa: PLC0415 - only runs that render need it
 

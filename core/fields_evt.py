@@ -2,21 +2,28 @@
 
 Semantics follow what sysdig 0.29.3 prints for the bundled captures (tests/data/fields/):
 * times are local time (sysdig honours TZ), except evt.time.iso8601 which is always UTC;
-* evt.reltime counts from the first event of the capture and evt.deltatime from the event before,
-  both read from the bound state (`state.first_ts`, `state.prev_ts`);
+* evt.reltime counts from the capture's first event other than container events (the bound
+  state's `first_ts`); evt.deltatime from the previous event the field was computed for;
 * evt.latency is exit minus enter on exit events, 0 on enter events, and on events that are not
   syscalls (switch, procexit...) the latency of the thread's last syscall (`thread.latency` when the
   state keeps it, else 0);
 * evt.res/evt.rawres/evt.count.exit apply to exit events only; evt.failed is false on enter events.
 """
 
+import functools
 import os
+import re
 import time
 
+from .event import model
 from .evtinfo import ERRNO_NAMES, rawarg
 from .fields_base import BOUND, PADDED_DEC, FieldDef, arg_renderer
+from .syscalls import ppm_sc_name
 
 NS = 1_000_000_000
+
+# The raw number in front of a resolved argument text such as '3(<f>/etc/passwd)' or '1A(O_RDWR)'.
+_RAW_VALUE = re.compile(r"-?[0-9A-Fa-f]+")
 
 # Time fields that `-j` prints as integer nanoseconds since the epoch although -p shows text.
 TIME_TEXT_FIELDS = frozenset({"evt.time", "evt.time.s", "evt.datetime", "evt.datetime.s",
@@ -65,12 +72,23 @@ def _reltime(ev):
     return None if first is None else ev.ts - first
 
 
-def _deltatime(ev):
-    state = BOUND.state
-    prev = getattr(state, "prev_ts", None)
-    if prev is None:
-        return None if state is None or getattr(state, "first_ts", None) is None else 0
-    return ev.ts - prev
+class _SincePrevious:
+    """evt.deltatime: ns since the previous event *this field was computed for* (0 for the first).
+
+    sysdig keeps one previous time per field in a format or filter, so the value depends on which
+    events reach it: every printed event with -p, only the matching ones after a filter. Each
+    evt.deltatime* field has its own memory, forgotten when a new state is bound.
+    """
+
+    def __init__(self):
+        self.prev = None
+        self.binding = None
+
+    def __call__(self, ev):
+        if self.binding is not BOUND.generation:
+            self.binding, self.prev = BOUND.generation, None
+        prev, self.prev = self.prev, ev.ts
+        return 0 if prev is None else ev.ts - prev
 
 
 def _latency(ev):
@@ -85,11 +103,14 @@ def _latency(ev):
 
 
 def human_duration(ns):
-    """sysdig's evt.latency.human: '835ns', '4.79us', '12.50ms', '3.02s' (cut, not rounded)."""
+    """sysdig's evt.latency.human: '835ns', '4.79us', '56us', '1.00s' (cut, not rounded).
+
+    Two decimals below 10 units, whole units from 10 on.
+    """
     for unit, div in (("s", NS), ("ms", 1_000_000), ("us", 1_000)):
         if ns >= div:
             q, r = divmod(ns, div)
-            return f"{q}.{r * 100 // div:02d}{unit}"
+            return f"{q}{unit}" if q >= 10 else f"{q}.{r * 100 // div:02d}{unit}"
     return f"{ns}ns"
 
 
@@ -112,24 +133,11 @@ def _rawtime(ev):
 
 
 # -- type and direction ----------------------------------------------------------------------
-def _syscall_name(ev):
-    """The name of a generic event's syscall, from its native id, or None."""
-    native = ev.arg("nativeID")
-    if native is None:
-        return None
-    try:
-        from bcc.syscall import syscall_name  # noqa: PLC0415 - optional, only for generic events
-    except ImportError:
-        return None
-    name = syscall_name(native)
-    return name.decode() if isinstance(name, bytes) and not name.startswith(b"[unknown") else None
-
-
 def evt_type(ev):
     """evt.type: the event's name; a generic event shows its syscall's name."""
     name = ev.info.name
     if name == "syscall":
-        return _syscall_name(ev) or name
+        return ppm_sc_name(ev.arg("ID"))
     return name
 
 
@@ -138,7 +146,7 @@ def _type_is(ev, wanted):
 
 
 def _syscall_type(ev):
-    return None if ev.info.name in _NON_SYSCALL else evt_type(ev)
+    return None if ev.info.name == "switch" else evt_type(ev)
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -147,9 +155,25 @@ def _args(ev):
 
 
 def _arg(ev, which):
+    index = which if type(which) is int else ev.info.param_index.get(which)
+    if index is not None and index < len(ev.info.params) and \
+            ev.info.params[index].ptype == "PT_SYSCALLID":
+        return ppm_sc_name(ev.param(index))  # a generic event's syscall, shown by name
     if type(which) is int:
-        return arg_renderer().arg_at(ev, which)
-    return arg_renderer().arg(ev, which)
+        text = arg_renderer().arg_at(ev, which)
+    else:
+        text = arg_renderer().arg(ev, which)
+    return resolved_part(text)
+
+
+def resolved_part(text):
+    """evt.arg shows only the resolved form of 'VALUE(RESOLVED)' texts: '3(<f>/etc/x)' -> '<f>/etc/x'."""
+    if text is None or not text.endswith(")"):
+        return text
+    open_at = text.find("(")
+    if open_at <= 0 or not _RAW_VALUE.fullmatch(text[:open_at]):
+        return text
+    return text[open_at + 1:-1]
 
 
 def _rawarg(ev, name):
@@ -175,13 +199,15 @@ _RESULT_TYPES = frozenset({"PT_ERRNO", "PT_FD", "PT_PID"})
 
 
 def rawres(ev):
-    """evt.rawres: the first parameter of an exit event when it is a result (errno, fd or pid)."""
+    """evt.rawres: the first parameter of an exit event when it is a result (res, fd or pid)."""
     info = ev.info
     if info.dir != "<" or not info.params or not ev.raw:
         return None
-    if info.params[0].ptype not in _RESULT_TYPES:
+    first = info.params[0]
+    if first.ptype not in _RESULT_TYPES and first.name != "res":
         return None
-    return ev.param(0)
+    v = ev.param(0)
+    return v if type(v) is int else None
 
 
 def _res(ev):
@@ -208,6 +234,31 @@ def _buflen(ev):
 
 
 # -- I/O class -------------------------------------------------------------------------------
+# evt.category of an I/O event follows the type of its fd, as sysdig refines EC_IO_* events.
+_IO_CATEGORY_BY_FD = {"file": "file", "directory": "file", "ipv4": "net", "ipv6": "net",
+                      "unix": "ipc", "pipe": "ipc", "event": "ipc", "signalfd": "ipc",
+                      "inotify": "ipc"}
+
+
+def category(ev):
+    """evt.category: the event's class; I/O events take the class of their fd ('unknown' without),
+    generic events the class of their syscall's own event type when the model has one."""
+    info = ev.info
+    if info.name == "syscall":
+        return _generic_category(evt_type(ev))
+    cat = info.category
+    if cat != "I/O":
+        return cat
+    fd = ev.fd
+    return "unknown" if fd is None else _IO_CATEGORY_BY_FD.get(fd.type, "unknown")
+
+
+@functools.cache
+def _generic_category(name):
+    ids = model().ids_for_name(name)
+    return model().events[ids[0]].category if ids else "other"
+
+
 def _has_flag(flag):
     def test(ev):
         return flag in ev.info.flags
@@ -224,9 +275,9 @@ def _is_io(ev):
 
 def _io_dir(ev):
     if _is_read(ev):
-        return "r"
+        return "read"
     if _is_write(ev):
-        return "w"
+        return "write"
     return None
 
 
@@ -240,17 +291,32 @@ def _count(ev):
     return 1
 
 
-def _count_error(category=None):
+_ERROR_CLASS_BY_FD = {"file": "file", "directory": "file", "ipv4": "net", "ipv6": "net",
+                      "unix": "net"}
+_FILE_CREATORS = frozenset({"open", "openat", "openat2", "creat"})
+
+
+def _error_class(ev):
+    """file, net, memory or other: what a failed event was about (its fd first, else its type)."""
+    fd = ev.fd
+    if fd is not None:
+        return _ERROR_CLASS_BY_FD.get(fd.type, "other")
+    info = ev.info
+    if info.name in _FILE_CREATORS:
+        return "file"
+    if info.category in ("net", "memory"):
+        return info.category
+    return "other"
+
+
+def _count_error(kind=None):
     def count(ev):
         v = rawres(ev)
         if v is None or v >= 0:
             return None
-        if category is None:
+        if kind is None or _error_class(ev) == kind:
             return 1
-        cat = ev.info.category
-        if category == "other":
-            return 1 if cat not in ("file", "net", "memory") else None
-        return 1 if cat == category else None
+        return None
     return count
 
 
@@ -372,11 +438,12 @@ FIELDS = (
            display=PADDED_DEC),
     _field("evt.latency.human", "CHARBUF", "evt.latency as short text such as 4.79us",
            lambda ev: human_duration(_latency(ev))),
-    _field("evt.deltatime", "RELTIME", "nanoseconds since the previous event of the capture",
-           _deltatime),
-    _field("evt.deltatime.s", "RELTIME", "whole seconds of evt.deltatime", _part_s(_deltatime)),
+    _field("evt.deltatime", "RELTIME", "nanoseconds since the previous event shown or matched",
+           _SincePrevious()),
+    _field("evt.deltatime.s", "RELTIME", "whole seconds of evt.deltatime",
+           _part_s(_SincePrevious())),
     _field("evt.deltatime.ns", "RELTIME", "nanosecond part of evt.deltatime",
-           _part_ns(_deltatime), display=PADDED_DEC),
+           _part_ns(_SincePrevious()), display=PADDED_DEC),
     _field("evt.dir", "CHARBUF", "direction: '>' for an enter event, '<' for an exit event",
            lambda ev: ev.info.dir),
     _field("evt.type", "CHARBUF", "event name, such as open or read", evt_type),
@@ -384,8 +451,8 @@ FIELDS = (
            "(evt.type.is.open), else 0", _type_is, arg="name"),
     _field("syscall.type", "CHARBUF", "the syscall's name for syscall events; <NA> for others "
            "such as switch", _syscall_type),
-    _field("evt.category", "CHARBUF", "event category: file, net, I/O, process, memory, wait...",
-           lambda ev: ev.info.category),
+    _field("evt.category", "CHARBUF", "event category: file, net, ipc, process, memory, wait... "
+           "(I/O events take their fd's)", category),
     _field("evt.cpu", "INT16", "number of the CPU the event happened on", lambda ev: ev.cpu),
     _field("evt.args", "CHARBUF", "every argument as name=value text", _args),
     _field("evt.info", "CHARBUF", "the event's arguments as sysdig's default line shows them",
@@ -402,7 +469,7 @@ FIELDS = (
     _field("evt.is_io", "BOOL", "true for events that read or write an fd", _is_io),
     _field("evt.is_io_read", "BOOL", "true for events that read from an fd", _is_read),
     _field("evt.is_io_write", "BOOL", "true for events that write to an fd", _is_write),
-    _field("evt.io_dir", "CHARBUF", "'r' for reads, 'w' for writes, <NA> otherwise", _io_dir),
+    _field("evt.io_dir", "CHARBUF", "'read' or 'write' for I/O events, <NA> otherwise", _io_dir),
     _field("evt.is_wait", "BOOL", "true for events that make the thread wait (select, poll, "
            "sleep...)", _has_flag("EF_WAITS")),
     _field("evt.is_syslog", "BOOL", "true for writes to /dev/log", _is_syslog),
