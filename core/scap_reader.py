@@ -15,6 +15,7 @@ stream (for a gzip file that is not the position in the file on disk).
 """
 
 import gzip
+from itertools import accumulate
 import os
 import stat
 import struct
@@ -252,58 +253,74 @@ class ScapReader:
         self._events_started = True
         infos = model().events
         ninfos = len(infos)
+        event_blocks = blk.EVENT_BLOCKS
         num = 0
-        next_block = self._next_block
+        buf, pos = self._buf, self._pos
+        end = len(buf)
         while self._file is not None:
-            nxt = next_block()
-            if nxt is None:
-                return
-            btype, pos, blen = nxt
-            kind = blk.EVENT_BLOCKS.get(btype)
-            self._pos = pos + blen
+            # Fast path: the whole block is already buffered. Otherwise let _next_block refill
+            # (and report truncation or absurd lengths).
+            if pos + 8 <= end:
+                btype, blen = _BLOCK_HEADER.unpack_from(buf, pos)
+                whole = 12 <= blen <= MAX_BLOCK and pos + blen <= end
+            else:
+                whole = False
+            if not whole:
+                self._pos = pos
+                nxt = self._next_block()
+                if nxt is None:
+                    return
+                btype, pos, blen = nxt
+                buf = self._buf
+                end = len(buf)
+            elif _TRAILER.unpack_from(buf, pos + blen - 4)[0] != blen:
+                self._pos = pos
+                raise self._error(self._base + pos,
+                                  f"block 0x{btype:x} trailer does not repeat its length {blen}")
+            block_pos = pos
+            pos += blen
+            self._pos = pos
+            kind = event_blocks.get(btype)
             if kind is None:
                 if btype == blk.SHB:
-                    self._check_section_header(pos, blen)
+                    self._check_section_header(block_pos, blen)
                 continue  # a metadata or unknown block between events: sysdig skips it too
-            buf = self._buf
             has_flags, v2 = kind
             if has_flags:
-                cpu, flags = _CPU_FLAGS.unpack_from(buf, pos + 8)
-                rec = pos + 14
+                cpu, flags = _CPU_FLAGS.unpack_from(buf, block_pos + 8)
+                rec = block_pos + 14
             else:
-                cpu = _CPU.unpack_from(buf, pos + 8)[0]
+                cpu = _CPU.unpack_from(buf, block_pos + 8)[0]
                 flags = 0
-                rec = pos + 10
-            room = pos + blen - 4 - rec  # bytes of the block left for the record
+                rec = block_pos + 10
+            room = pos - 4 - rec  # bytes of the block left for the record
             hsize = 26 if v2 else 22
             if room < hsize:
-                raise self._error(self._base + pos, "event block too short for an event header")
+                raise self._error(self._base + block_pos, "event block too short for an event header")
             if v2:
                 ts, tid, elen, etype, nparams = _EVT_HEADER_V2.unpack_from(buf, rec)
             else:
                 ts, tid, elen, etype = _EVT_HEADER_V1.unpack_from(buf, rec)
                 nparams = None
             if elen > room or elen < hsize:
-                raise self._error(self._base + pos, f"event length {elen} does not fit its block")
+                raise self._error(self._base + block_pos, f"event length {elen} does not fit its block")
             if etype >= FIRST_UNKNOWN_TO_029 or etype >= ninfos:
                 continue  # newer than sysdig 0.29: dropped before numbering, as 0.29 does
             info = infos[etype]
             large = info.large_payload
-            lsize = 4 if large else 2
             if nparams is None:
-                nparams = self._infer_nparams(buf, rec, elen, etype, len(info.params), pos)
-            elif hsize + nparams * lsize > elen:
-                raise self._error(self._base + pos, f"event claims {nparams} parameters in {elen} bytes")
+                nparams = self._infer_nparams(buf, rec, elen, etype, len(info.params), block_pos)
+            elif hsize + nparams * (4 if large else 2) > elen:
+                raise self._error(self._base + block_pos,
+                                  f"event claims {nparams} parameters in {elen} bytes")
             p = rec + hsize
-            lens = _lengths_struct(nparams, large).unpack_from(buf, p)
-            p += nparams * lsize
+            st = _lengths_struct(nparams, large)
+            lens = st.unpack_from(buf, p)
+            p += st.size
             if p + sum(lens) > rec + elen:
-                raise self._error(self._base + pos, "event parameter lengths exceed the event length")
-            raw = []
-            append = raw.append
-            for n in lens:
-                append(buf[p:p + n])
-                p += n
+                raise self._error(self._base + block_pos,
+                                  "event parameter lengths exceed the event length")
+            raw = [buf[a:a + n] for a, n in zip(accumulate(lens, initial=p), lens)]
             num += 1
             yield Event(ts, tid, etype, raw, cpu, num, flags)
 
