@@ -160,11 +160,16 @@ class _Compiler:
         if op == "exists":
             return lambda ev: ev.get(key) is not None
         if op in LIST_OPS:
-            return self.list_check(node, key, cls)
-        want = self.value(node.value, cls, op, node.field)
-        if op == "!=":
-            return _not_equal(key, _equal_test(cls, want))
-        return _scalar(key, self.scalar_test(cls, op, want))
+            pred = self.list_check(node, key, cls)
+        else:
+            want = self.value(node.value, cls, op, node.field)
+            if op == "!=":
+                pred = _not_equal(key, _equal_test(cls, want))
+            else:
+                pred = _scalar(key, self.scalar_test(cls, op, want))
+        if key == "evt.type" and op in ("=", "==", "!=", "in"):
+            return _event_type_fast_path(node, pred)
+        return pred
 
     def scalar_test(self, cls, op, want):
         if op in ("=", "=="):
@@ -283,6 +288,22 @@ def _any_of(preds):
                 return True
         return False
     return any_of
+
+
+def _event_type_fast_path(node, slow):
+    """evt.type =, != and in, decided on the event id for every non-generic event.
+
+    Only generic `syscall` events take their evt.type from the syscall number; any other event's
+    evt.type is its table name, so a set of ids answers without extracting the field.
+    """
+    from ..event import model  # noqa: PLC0415
+
+    names = [node.value.text] if node.op != "in" else [v.text for v in node.value]
+    ids = frozenset(i for name in names for i in model().ids_for_name(name))
+    generic = frozenset(model().ids_for_name(GENERIC_EVENT))
+    if node.op == "!=":
+        return lambda ev: slow(ev) if ev.type in generic else ev.type not in ids
+    return lambda ev: slow(ev) if ev.type in generic else ev.type in ids
 
 
 def _scalar(key, test):

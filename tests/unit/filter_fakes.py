@@ -4,6 +4,7 @@ import difflib
 from collections import namedtuple
 
 from chisel.core.errors import UsageError
+from chisel.core.event import model
 
 FakeField = namedtuple("FakeField", "name ftype")
 
@@ -31,16 +32,21 @@ class FakeRegistry:
 
 
 class FakeEvent:
-    """An event whose fields are a dict; missing keys extract as None."""
+    """An event whose fields are a dict; missing keys extract as None.
 
-    def __init__(self, **fields):
-        self.fields = {k.replace("__", "."): v for k, v in fields.items()}
+    `type` is the event id the real model gives its evt.type (the filter decides evt.type checks
+    on it); an event without a known evt.type gets a generic event's id, which makes the filter
+    extract evt.type like any other field.
+    """
+
+    def __init__(self, fields):
+        self.fields = dict(fields)
+        ids = model().ids_for_name(self.fields.get("evt.type") or "")
+        self.type = ids[0] if ids else model().ids_for_name("syscall")[0]
 
     def get(self, key):
         return self.fields.get(key)
 
 
 def ev(mapping):
-    e = FakeEvent()
-    e.fields = dict(mapping)
-    return e
+    return FakeEvent(mapping)

@@ -190,3 +190,34 @@ def test_not_event_type_is_the_complement_with_generic_events():
 ])
 def test_pushdown(text, expected):
     assert compile_filter(text, REG).pushdown == expected
+
+
+def test_event_type_checks_use_the_event_id_and_extract_only_for_generic_events():
+    class CountingEvent:
+        def __init__(self, name, etype):
+            self.type, self.name, self.calls = etype, name, 0
+
+        def get(self, key):
+            self.calls += 1
+            return self.name if key == "evt.type" else None
+
+    from chisel.core.event import model
+
+    open_event = CountingEvent("open", model().ids_for_name("open")[0])
+    getuid_event = CountingEvent("getuid", model().ids_for_name("syscall")[0])  # generic
+    for text, expected in (("evt.type=open", [True, False]), ("evt.type!=open", [False, True]),
+                           ("evt.type in (getuid, open)", [True, True])):
+        flt = compile_filter(text, REG)
+        assert [flt.match(open_event), flt.match(getuid_event)] == expected
+    assert (open_event.calls, getuid_event.calls) == (0, 3)
+
+
+@pytest.mark.parametrize("text, pos, why", [
+    # sysdig 0.29 silently accepts these and matches nothing (tests/data/README.md).
+    ("notproc.name=cat", 0, "unknown field 'notproc.name'; did you mean 'proc.name'?"),
+    ("proc.name=cat andproc.name=x", 17, "expected a blank or '(' after 'and'"),
+])
+def test_sysdig_029_silent_acceptances_are_errors(text, pos, why):
+    with pytest.raises(FilterError) as info:
+        compile_filter(text, REG)
+    assert (info.value.pos, info.value.why) == (pos, why)
