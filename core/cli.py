@@ -376,8 +376,8 @@ class _Cli:
     def _load_plugins(self, settings, cli_dirs):
         from chisel.plugins.manager import load_plugins  # noqa: PLC0415
 
-        dirs = [*settings.plugin_dirs, *cli_dirs]
-        return load_plugins(plugin_dirs=dirs, disabled=settings.disabled_plugins, env=self.env)
+        return load_plugins(plugin_dirs=cli_dirs, disabled=settings.disabled_plugins, env=self.env,
+                            settings_dirs=settings.plugin_dirs)
 
     def _resolve(self, ref):
         """The ChiselEntry for a name, an alias or a path to a `.py` file."""

@@ -167,11 +167,20 @@ class PluginManager:
         value = (os.environ if env is None else env).get("CHISEL_PATH", "")
         for folder in value.split(":"):
             if folder:
-                self.load_dir(folder)
+                self.load_dir(folder, missing_ok=True)
 
-    def load_dir(self, folder):
-        """Load each `*.py` in `folder` (not files starting with '_', not sub-folders)."""
+    def load_dir(self, folder, missing_ok=False):
+        """Load each `*.py` in `folder` (not files starting with '_', not sub-folders).
+
+        A missing folder the user typed (`--plugin-dir`) is a usage error; one from CHISEL_PATH or the
+        settings file (`missing_ok`) is reported as a skipped plugin source, so a stale entry there
+        does not break every command.
+        """
         if not os.path.isdir(folder):
+            if missing_ok:
+                self.broken.append(BrokenPlugin(PluginSource("folder", folder, os.path.basename(folder)),
+                                                "not a directory"))
+                return
             raise UsageError(f"bad plugin folder {folder}: not a directory; "
                              "pass an existing folder of *.py chisels")
         check_not_writable_by_others(folder, "folder")
@@ -317,11 +326,14 @@ class PluginManager:
         return [e for e in self.chisels().values() if e.source == source]
 
 
-def load_plugins(plugin_dirs=(), disabled=(), env=None):
-    """A PluginManager with entry points, CHISEL_PATH folders and `plugin_dirs` loaded, in that order."""
+def load_plugins(plugin_dirs=(), disabled=(), env=None, settings_dirs=()):
+    """A PluginManager with entry points, CHISEL_PATH folders, the settings file's `settings_dirs` and
+    `plugin_dirs` (from --plugin-dir) loaded, in that order."""
     manager = PluginManager(disabled=disabled)
     manager.load_entry_points()
     manager.load_path_dirs(env)
+    for folder in settings_dirs:
+        manager.load_dir(folder, missing_ok=True)
     for folder in plugin_dirs:
         manager.load_dir(folder)
     return manager

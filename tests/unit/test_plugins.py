@@ -232,3 +232,19 @@ def test_chisel_plugins_import_is_light():
             " 'chisel.core.filter', 'yaml') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_stale_chisel_path_folder_is_reported_not_fatal(tmp_path):
+    missing = str(tmp_path / "gone")
+    manager = PluginManager()
+    manager.load_path_dirs({"CHISEL_PATH": f"{missing}:{GOOD}"})
+    assert "count_events" in manager.chisels()
+    assert [b.message() for b in manager.broken] == [f"plugin {missing} skipped: not a directory"]
+
+
+def test_a_missing_plugin_dir_typed_by_the_user_is_a_usage_error(tmp_path):
+    missing = str(tmp_path / "gone")
+    with pytest.raises(UsageError) as err:
+        PluginManager().load_dir(missing)
+    assert err.value.message == (f"bad plugin folder {missing}: not a directory; "
+                                 "pass an existing folder of *.py chisels")
