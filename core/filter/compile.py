@@ -23,6 +23,7 @@ saying so; the field registry itself keeps sysdig's names only.
 
 import fnmatch
 import ipaddress
+import operator
 import re
 import socket
 
@@ -163,10 +164,11 @@ class _Compiler:
             pred = self.list_check(node, key, cls)
         else:
             want = self.value(node.value, cls, op, node.field)
+            fast = _fast_path(cls, op, want)
             if op == "!=":
-                pred = _not_equal(key, _equal_test(cls, want))
+                pred = _not_equal(key, _equal_test(cls, want), fast)
             else:
-                pred = _scalar(key, self.scalar_test(cls, op, want))
+                pred = _scalar(key, self.scalar_test(cls, op, want), fast)
         if key == "evt.type" and op in ("=", "==", "!=", "in"):
             return _event_type_fast_path(node, pred)
         return pred
@@ -306,7 +308,35 @@ def _event_type_fast_path(node, slow):
     return lambda ev: slow(ev) if ev.type in generic else ev.type in ids
 
 
-def _scalar(key, test):
+_NUMBER_TYPES = frozenset({int, float})
+_STR_TYPES = frozenset({str})
+_ORDER_FUNCS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _fast_path(cls, op, want):
+    """(value types, C-level function(value, want), want) for the common case of a plain
+    extracted value of the field's own type, which then needs no coercion and no extra Python
+    call; None where every value goes through the general test."""
+    if cls == "numeric" or cls == "port":
+        if op in ("=", "==", "!="):
+            return _NUMBER_TYPES, operator.eq, want
+        if op in _ORDER_FUNCS:
+            return _NUMBER_TYPES, _ORDER_FUNCS[op], want
+    if cls == "string":
+        if op in ("=", "==", "!="):
+            return _STR_TYPES, operator.eq, want
+        if op == "contains":
+            return _STR_TYPES, operator.contains, want
+        if op == "startswith":
+            return _STR_TYPES, str.startswith, want
+        if op == "endswith":
+            return _STR_TYPES, str.endswith, want
+    if cls == "bool" and op in ("=", "==", "!="):
+        return frozenset({bool}), operator.eq, want
+    return None
+
+
+def _scalar(key, test, fast=None):
     """A check true when the value (or any candidate of a tuple or list) passes `test`."""
     def check(ev):
         v = ev.get(key)
@@ -315,10 +345,19 @@ def _scalar(key, test):
         if type(v) is tuple or type(v) is list:
             return any(test(c) for c in v if c is not None)
         return test(v)
-    return check
+    if fast is None:
+        return check
+    fast_types, fast_test, want = fast
+
+    def fast_check(ev):
+        v = ev.get(key)
+        if type(v) in fast_types:
+            return fast_test(v, want)
+        return check(ev) if v is not None else False
+    return fast_check
 
 
-def _not_equal(key, equal):
+def _not_equal(key, equal, fast=None):
     """`!=`: false when absent; for candidates, true when there are some and none is equal."""
     def check(ev):
         v = ev.get(key)
@@ -328,7 +367,16 @@ def _not_equal(key, equal):
             present = [c for c in v if c is not None]
             return bool(present) and not any(equal(c) for c in present)
         return not equal(v)
-    return check
+    if fast is None:
+        return check
+    fast_types, _eq, want = fast
+
+    def fast_check(ev):
+        v = ev.get(key)
+        if type(v) in fast_types:
+            return v != want
+        return check(ev) if v is not None else False
+    return fast_check
 
 
 def _membership(key, is_member, op):
