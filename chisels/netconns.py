@@ -130,7 +130,8 @@ class NetConns(Chisel):
         result = "SUCCESS" if ok else _text(ev["evt.res"])
         latency = ev.ts - ev.enter.ts if ev.enter is not None else None
         direction = "out" if etype == "connect" else "in"
-        if ok:
+        # A non-blocking connect returns EINPROGRESS and completes later: the connection starts here.
+        if ok or result == "EINPROGRESS":
             conn = self.connection(ev, proto, name)
             conn.opened_ts = ev.ts
         record = {"time": _text(ev["evt.time"]), "process": ev["proc.name"], "pid": ev["proc.pid"],

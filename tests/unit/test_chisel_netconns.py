@@ -57,6 +57,14 @@ def test_failed_connect_shows_the_errno_and_no_row():
     assert chisel.conns == {}
 
 
+def test_non_blocking_connect_opens_the_connection_at_the_call():
+    events = [opened("connect", 10, "client", ts=2_000, enter_ts=1_000, res=-115, errno="EINPROGRESS"),
+              io(10, "client", 9_000, 5, read=False)]
+    out, chisel, _ = run(NetConns, events)
+    assert out.splitlines()[0].endswith(" EINPROGRESS 1.00us")
+    assert [(c.opened_ts, c.last_ts, c.bytes_out) for c in chisel.conns.values()] == [(2_000, 9_000, 5)]
+
+
 def test_bytes_per_connection_sum_like_topconns():
     events = [io(1, "a", 1, 50, True, name="1.1.1.1:1->2.2.2.2:53", proto="udp"),
               io(1, "a", 2, 42, False, name="1.1.1.1:1->2.2.2.2:53", proto="udp"),
