@@ -19,7 +19,7 @@ class CountEvents(Chisel):
 
     def on_event(self, ev):
         if not self.args.exits_only or ev.dir == "<":
-            self.counts[ev.name] += 1
+            self.counts[ev["evt.type"]] += 1
 
     def on_end(self, summary):
         self.out.table([Column("COUNT"), Column("TYPE")],
