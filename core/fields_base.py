@@ -12,6 +12,8 @@ nothing is bound: such fields then give None, never raise).
 
 # Print forms for `FieldDef.display`: how `-p` shows an int (sysdig's PF_* print formats).
 DEC, PADDED_DEC = "dec", "padded_dec"
+# Print form of a DOUBLE that sysdig shows with one decimal (proc.fdusage); of hex ints (fd.dev).
+ONE_DECIMAL, HEX = "one_decimal", "hex"
 
 
 class FieldDef:
@@ -33,8 +35,8 @@ class FieldDef:
     candidate values* (one per endpoint); a filter check matches when any candidate matches, and
     `-p` refuses them. `cls` is the field class shown by `--list-fields` ('evt', 'process', 'fd',
     'user', 'group', or a plugin's own). `display` is the print form of ints for `-p`
-    (`PADDED_DEC` pads nanosecond parts to 9 digits as sysdig does); use `format(value)` to get
-    the text.
+    (`PADDED_DEC` pads nanosecond parts to 9 digits as sysdig does; `ONE_DECIMAL` prints a DOUBLE
+    with one decimal; `HEX` an int in upper-case hex); use `format(value)` to get the text.
     """
 
     __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",
@@ -62,16 +64,33 @@ class FieldDef:
             return None
         if value is True or value is False:
             return "true" if value else "false"
-        if type(value) is int and self.display == PADDED_DEC:
-            return f"{value:09d}"
+        if type(value) is int and self.display != DEC:
+            return f"{value:09d}" if self.display == PADDED_DEC else f"{value:X}"
         if isinstance(value, bytes):
             return value.decode("utf-8", "surrogateescape")
         if type(value) is float:
-            return f"{value:f}"
+            return f"{value:.1f}" if self.display == ONE_DECIMAL else f"{value:f}"
         return str(value)
 
     def __repr__(self):
         return f"FieldDef({self.name} {self.ftype})"
+
+
+_FD_FLAGS = frozenset({"EF_USES_FD", "EF_CREATES_FD", "EF_DESTROYS_FD"})
+
+
+def has_fd(info):
+    """Whether events of this type are about an fd (sysdig shows fd fields only for those)."""
+    return not _FD_FLAGS.isdisjoint(info.flags)
+
+
+def event_fd(ev):
+    """The FdInfo the fd fields describe: `ev.fd` for events that use, create or close an fd;
+    None for others (mmap's fd argument, for instance, is not resolved by sysdig)."""
+    fd = ev.fd
+    if fd is None or not has_fd(ev.info):
+        return None
+    return fd
 
 
 class Binding:

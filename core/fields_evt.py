@@ -10,14 +10,13 @@ Semantics follow what sysdig 0.29.3 prints for the bundled captures (tests/data/
 * evt.res/evt.rawres/evt.count.exit apply to exit events only; evt.failed is false on enter events.
 """
 
-import functools
 import os
 import re
 import time
 
-from .event import model
 from .evtinfo import ERRNO_NAMES, rawarg
-from .fields_base import BOUND, PADDED_DEC, FieldDef, arg_renderer
+from .fields_base import BOUND, PADDED_DEC, FieldDef, arg_renderer, event_fd
+from .fields_generic import generic_category
 from .syscalls import ppm_sc_name
 
 NS = 1_000_000_000
@@ -180,15 +179,9 @@ def _rawarg(ev, name):
     return rawarg(ev, name)
 
 
-def _buffer_index(info):
-    for i, p in enumerate(info.params):
-        if p.ptype == "PT_BYTEBUF":
-            return i
-    return None
-
-
 def _buffer(ev):
-    i = _buffer_index(ev.info)
+    """The I/O data of an event (its 'data' parameter); execve's args buffer is not one."""
+    i = ev.info.param_index.get("data")
     if i is None or i >= len(ev.raw):
         return None
     return bytes(ev.raw[i])
@@ -227,7 +220,7 @@ def _failed(ev):
 def _buflen(ev):
     """The byte count of an I/O exit event (its non-negative result)."""
     info = ev.info
-    if info.dir != "<" or ev.fd is None or info.category != "I/O":
+    if info.dir != "<" or event_fd(ev) is None or info.category != "I/O":
         return None
     v = rawres(ev)
     return v if v is not None and v >= 0 else None
@@ -245,18 +238,12 @@ def category(ev):
     generic events the class of their syscall's own event type when the model has one."""
     info = ev.info
     if info.name == "syscall":
-        return _generic_category(evt_type(ev))
+        return generic_category(evt_type(ev))
     cat = info.category
     if cat != "I/O":
         return cat
-    fd = ev.fd
+    fd = event_fd(ev)
     return "unknown" if fd is None else _IO_CATEGORY_BY_FD.get(fd.type, "unknown")
-
-
-@functools.cache
-def _generic_category(name):
-    ids = model().ids_for_name(name)
-    return model().events[ids[0]].category if ids else "other"
 
 
 def _has_flag(flag):
@@ -282,7 +269,7 @@ def _io_dir(ev):
 
 
 def _is_syslog(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     return fd is not None and _is_write(ev) and fd.name == "/dev/log"
 
 
@@ -298,7 +285,7 @@ _FILE_CREATORS = frozenset({"open", "openat", "openat2", "creat"})
 
 def _error_class(ev):
     """file, net, memory or other: what a failed event was about (its fd first, else its type)."""
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is not None:
         return _ERROR_CLASS_BY_FD.get(fd.type, "other")
     info = ev.info

@@ -11,13 +11,15 @@ sysdig 0.29.3 quirks reproduced (checked on the bundled captures):
   the syscall ('f', '4', 'p'); a failed open exit has fd.name set to the path it tried;
 * fd.is_server tells whether the server address is on this machine (loopback, a local interface,
   or an unspecified IPv6 address), not the socket's role: a client connected to 127.0.0.1 shows true;
-* fd.cproto/sproto/lproto/rproto show the port number as text (sysdig without -R).
+* fd.cproto/sproto/lproto/rproto show the port number as text (sysdig without -R);
+* an fd number the state does not know has fd.typechar 'o', and on exit events fd.name '' and
+  fd.directory '/'; fd.dev is shown in hex.
 """
 
 import ipaddress
 import os
 
-from .fields_base import BOUND, FieldDef
+from .fields_base import BOUND, HEX, FieldDef, event_fd, has_fd
 from .fields_evt import rawres
 
 _IP_TYPES = frozenset({"ipv4", "ipv6"})
@@ -39,6 +41,8 @@ def _creates_fd_enter(ev):
 
 
 def _fdnum(ev):
+    if not has_fd(ev.info):
+        return None
     n = ev.fdnum
     if n is None and ev.fd is None and _creates_fd_enter(ev):
         return -1
@@ -70,25 +74,36 @@ def _failed_open_path(ev):
     return os.path.normpath(os.path.join(base, path)) if base else path
 
 
+def _unknown_fd(ev):
+    """True when the event names an fd number the state has no entry for (sysdig: type 'o')."""
+    return event_fd(ev) is None and ev.fdnum is not None and has_fd(ev.info) and \
+        not _creates_fd_enter(ev)
+
+
 def _name(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is not None:
         return fd.name
-    return _failed_open_path(ev)
+    path = _failed_open_path(ev)
+    if path is None and ev.info.dir == "<" and _unknown_fd(ev):
+        return ""  # sysdig names an unknown fd '' on exit events
+    return path
 
 
 def _directory(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is not None:
         if fd.type not in _FILE_TYPES:
             return None
         return os.path.dirname(fd.name) or None
     path = _failed_open_path(ev)
+    if path is None and ev.info.dir == "<" and _unknown_fd(ev):
+        return "/"  # ... and its directory '/'
     return os.path.dirname(path) if path else None
 
 
 def _filename(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is not None:
         return os.path.basename(fd.name) if fd.type in _FILE_TYPES else None
     path = _failed_open_path(ev)
@@ -96,11 +111,13 @@ def _filename(ev):
 
 
 def _typechar(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is not None:
         return fd.typechar
     if _creates_fd_enter(ev) or _failed_open_path(ev) is not None:
         return _CREATOR_TYPECHAR.get(ev.info.name)
+    if _unknown_fd(ev):
+        return "o"
     return None
 
 
@@ -114,7 +131,7 @@ def _uid(ev):
 
 def _of_fd(get):
     def extract(ev):
-        fd = ev.fd
+        fd = event_fd(ev)
         return None if fd is None else get(fd)
     return extract
 
@@ -122,7 +139,7 @@ def _of_fd(get):
 def _of_socket(get):
     """`get(fd)` for IP sockets only."""
     def extract(ev):
-        fd = ev.fd
+        fd = event_fd(ev)
         if fd is None or fd.type not in _IP_TYPES:
             return None
         return get(fd)
@@ -177,7 +194,7 @@ def _one(get):
 
 
 def _sockfamily(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is None:
         return None
     if fd.type in _IP_TYPES:
@@ -216,7 +233,7 @@ def _server_is_local(fd):
 
 
 def _is_server(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is None:
         return None
     if fd.type not in _IP_TYPES:
@@ -225,7 +242,7 @@ def _is_server(ev):
 
 
 def _connected(ev):
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is None:
         return None
     return fd.type in _IP_TYPES and fd.sip is not None
@@ -233,7 +250,7 @@ def _connected(ev):
 
 def _name_changed(ev):
     """True on the exit event that gave the fd its name: an open, a connect, an accept."""
-    fd = ev.fd
+    fd = event_fd(ev)
     if fd is None:
         return None
     info = ev.info
@@ -310,7 +327,8 @@ FIELDS = (
            _is_server),
     _field("fd.connected", "BOOL", "true for an IP socket with a known peer", _connected),
     _field("fd.name_changed", "BOOL", "true on the event that gave the fd its name", _name_changed),
-    _field("fd.dev", "INT32", "device number of the file", _of_fd(lambda fd: fd.dev)),
+    _field("fd.dev", "INT32", "device number of the file (shown in hex)",
+           _of_fd(lambda fd: fd.dev), display=HEX),
     _field("fd.dev.major", "INT32", "major device number of the file",
            _of_fd(lambda fd: _major(fd.dev))),
     _field("fd.dev.minor", "INT32", "minor device number of the file",

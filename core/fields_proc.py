@@ -7,7 +7,7 @@ index, `proc.apid` / `proc.aname` give the tuple of every ancestor (parent first
 treats as "any ancestor matches".
 """
 
-from .fields_base import BOUND, FieldDef
+from .fields_base import BOUND, ONE_DECIMAL, FieldDef
 
 # Shells proc.loginshellid looks for among the ancestors.
 SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "csh", "tcsh", "dash", "ash", "fish"})
@@ -34,7 +34,12 @@ def parent(th):
 
 
 def ancestors(th):
-    """The thread's ancestors, parent first (never the thread itself)."""
+    """The ancestors of the thread's process, parent first (never the process itself).
+
+    As sysdig does, the walk starts at the process's main thread, so every thread of a process has
+    the same ancestors.
+    """
+    th = main_thread(th)
     out = []
     seen = {th.tid}
     p = parent(th)
@@ -46,9 +51,9 @@ def ancestors(th):
 
 
 def ancestor(th, n):
-    """The Nth ancestor (0: the thread itself), or None."""
+    """The Nth ancestor (0: the process's main thread), or None."""
     if n == 0:
-        return th
+        return main_thread(th)
     chain = ancestors(th)
     return chain[n - 1] if n <= len(chain) else None
 
@@ -94,7 +99,8 @@ def _cmdline(th):
 
 
 def _exeline(th):
-    return " ".join([th.exe, *th.args])
+    # sysdig always puts a blank after argv[0], even when there are no arguments.
+    return f"{th.exe} {' '.join(th.args)}"
 
 
 def _env(ev, var):
@@ -113,6 +119,7 @@ def _env(ev, var):
 
 def _sname(th):
     """Name of the session leader: the highest ancestor, in an unbroken chain, sharing the sid."""
+    th = main_thread(th)
     leader = th
     for a in ancestors(th):
         if a.sid != th.sid:
@@ -147,7 +154,8 @@ def _process_threads(th):
     if state is None:
         return [th]
     pid = th.pid
-    return [t for t in state.threads.values() if t.pid == pid and not t.exited]
+    # An exiting thread still counts until the state drops it (after its procexit event).
+    return [t for t in state.threads.values() if t.pid == pid]
 
 
 def _nthreads(th):
@@ -158,19 +166,31 @@ def _nchilds(th):
     return sum(1 for t in _process_threads(th) if t.tid != t.pid)
 
 
-def _fdopencount(th):
-    return len(main_thread(th).fdtable)
+def _fdopencount(ev):
+    """Open fds of the process; the fd a close event closes still counts during that event,
+    as sysdig removes it only after the event."""
+    th = ev.thread
+    if th is None:
+        return None
+    count = len(main_thread(th).fdtable)
+    fd = ev.fd
+    if fd is not None and ev.info.name == "close" and main_thread(th).fdtable.get(fd.fd) is not fd:
+        count += 1
+    return count
 
 
 def _fdlimit(th):
     return main_thread(th).fdlimit
 
 
-def _fdusage(th):
+def _fdusage(ev):
+    th = ev.thread
+    if th is None:
+        return None
     limit = main_thread(th).fdlimit
     if not limit:
         return None
-    return len(main_thread(th).fdtable) * 100.0 / limit
+    return _fdopencount(ev) * 100.0 / limit
 
 
 def _main_only(get):
@@ -178,6 +198,10 @@ def _main_only(get):
     def value(th):
         return get(th) if th.tid == th.pid else 0
     return value
+
+
+def _signed64(v):
+    return v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _field(name, ftype, doc, extract, **kw):
@@ -189,7 +213,8 @@ _ANCESTOR = {"arg": "index", "arg_required": False}
 FIELDS = (
     _field("proc.pid", "INT64", "id of the process (thread group) of the event",
            _of_thread(lambda th: th.pid)),
-    _field("proc.ppid", "INT64", "pid of the parent process", _of_thread(lambda th: th.ptid)),
+    _field("proc.ppid", "INT64", "pid of the parent process",
+           _of_thread(lambda th: main_thread(th).ptid)),
     _field("proc.vpid", "INT64", "pid of the process inside its pid namespace",
            _of_thread(lambda th: th.vpid)),
     _field("proc.pvpid", "INT64", "namespace pid of the parent process",
@@ -238,17 +263,18 @@ FIELDS = (
     _field("proc.nchilds", "UINT32", "number of live threads of the process besides the main one",
            _of_thread(_nchilds)),
     _field("proc.fdopencount", "UINT64", "number of open fds of the process",
-           _of_thread(_fdopencount)),
+           _fdopencount),
     _field("proc.fdlimit", "INT64", "most fds the process may open", _of_thread(_fdlimit)),
-    _field("proc.fdusage", "DOUBLE", "open fds as a percentage of proc.fdlimit",
-           _of_thread(_fdusage)),
+    _field("proc.fdusage", "DOUBLE", "open fds as a percentage of proc.fdlimit", _fdusage,
+           display=ONE_DECIMAL),
     _field("proc.vmsize", "UINT64", "virtual memory of the process, KB",
            _of_thread(lambda th: main_thread(th).vmsize_kb)),
     _field("proc.vmrss", "UINT64", "resident memory of the process, KB",
            _of_thread(lambda th: main_thread(th).vmrss_kb)),
     _field("proc.vmswap", "UINT64", "swapped memory of the process, KB",
            _of_thread(lambda th: main_thread(th).vmswap_kb)),
-    _field("thread.tid", "INT64", "id of the thread", _of_thread(lambda th: th.tid)),
+    _field("thread.tid", "INT64", "id of the thread (known even without thread state)",
+           lambda ev: ev.thread.tid if ev.thread is not None else _signed64(ev.tid)),
     _field("thread.vtid", "INT64", "thread id inside the pid namespace",
            _of_thread(lambda th: th.vtid)),
     _field("thread.ismain", "BOOL", "true for the process's main thread",

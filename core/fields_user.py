@@ -34,6 +34,15 @@ def _user_attr(id_attr, attr):
     return extract
 
 
+def _loginuid(ev):
+    """The audit uid as sysdig shows it: a signed 32-bit number (unset is -1)."""
+    th = ev.thread
+    if th is None:
+        return None
+    v = th.loginuid & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
 def _group_name(ev):
     th = ev.thread
     if th is None:
@@ -49,7 +58,7 @@ FIELDS = (
              _user_attr("uid", "homedir"), cls="user"),
     FieldDef("user.shell", "CHARBUF", "login shell of the user", _user_attr("uid", "shell"),
              cls="user"),
-    FieldDef("user.loginuid", "INT64", "audit (login) user id; -1 when unset", _id("loginuid"),
+    FieldDef("user.loginuid", "INT32", "audit (login) user id; -1 when unset", _loginuid,
              cls="user"),
     FieldDef("user.loginname", "CHARBUF", "name of the audit (login) user",
              _user_attr("loginuid", "name"), cls="user"),
