@@ -325,7 +325,8 @@ class _Cli:
         settings = load_settings(env=self.env)
         self.plugins = self._load_plugins(settings, early.plugin_dir)
         parser = build_parser(self.plugins)
-        opts = parser.parse_args(split_global_options(self.argv, parser)[0])
+        globals_, rest, command = split_global_options(self.argv, parser)  # plugins' options too
+        opts = parser.parse_args(globals_)
         if opts.list_fields:
             return self._list_fields(opts.markdown)
         if opts.list:
@@ -361,6 +362,7 @@ class _Cli:
             disabled_plugins=tuple(settings.disabled_plugins),
             debug=_first(opts.debug, defaults.get("debug"), False),
             color=_first(opts.color, defaults.get("color")),
+            options=vars(opts),
         )
         self.plugins.call_isolated("chisel_configure", self.warn, config=config)
         from chisel.core.session import Session  # noqa: PLC0415 - the heavy path starts here

@@ -68,6 +68,7 @@ class RunConfig:
     debug: bool = False
     color: bool = None
     progress: bool = None  # None: only when replaying to a terminal
+    options: dict = field(default_factory=dict)  # every parsed global option, plugins' own included
 
 
 def settings_path(env=None):

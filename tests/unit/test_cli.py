@@ -246,3 +246,32 @@ def test_command_with_read_is_a_usage_error():
     assert run("-r", CURL, "--", "ls") == (
         2, "", "chisel: error: -- COMMAND cannot be used with -r: a capture file cannot trace a new "
                "process; drop -r to trace live\n")
+
+
+@pytest.mark.parametrize("capture, pid, lines", [
+    # sysdig 0.29.3 -r CAPTURE "proc.pid=PID or proc.apid=PID" | wc -l
+    ("libs_sample.scap", "1", 269),
+    ("falco_cat_write.scap", "20072", 85),
+    ("falco_cat_write.scap", "1", 85),  # init is an ancestor of cat
+    ("falco_cat_write.scap", "4242", 0),
+])
+def test_pid_on_a_capture_keeps_the_process_tree(capture, pid, lines):
+    code, out, err = run("-r", os.path.join(TESTS, "data", "scap", capture), "--pid", pid)
+    assert (code, err, len(out.splitlines())) == (0, "", lines)
+
+
+def test_plugin_options_reach_chisel_configure(tmp_path):
+    (tmp_path / "opt.py").write_text(
+        "from chisel.core.errors import UsageError\n"
+        "from chisel.plugins import hookimpl\n"
+        "@hookimpl\n"
+        "def chisel_add_options(parser):\n"
+        "    parser.add_argument('--strict-mode', action='store_true')\n"
+        "@hookimpl\n"
+        "def chisel_configure(config):\n"
+        "    if config.options['strict_mode']:\n"
+        "        raise UsageError('strict mode refuses this run; drop --strict-mode')\n")
+    os.chmod(tmp_path, 0o755)
+    assert run("--plugin-dir", str(tmp_path), "-r", CAT_WRITE, "--strict-mode") == (
+        2, "", "chisel: error: strict mode refuses this run; drop --strict-mode\n")
+    assert run("--plugin-dir", str(tmp_path), "-r", CAT_WRITE, "-n", "1")[0] == 0
