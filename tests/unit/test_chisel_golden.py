@@ -105,3 +105,36 @@ def test_netconns_totals_match_topconns(name):
         totals[(conn["proto"], key)] += conn["bytes_in"] + conn["bytes_out"]
     got = Counter((format_bytes(n), proto, key) for (proto, key), n in totals.items())
     assert got == want
+
+
+# `TZ=UTC sysdig -r falco_cat_write.scap -A|-X|-b -c echo_fds`, as sysdig 0.29.3 printed it.
+SYSDIG_BUFFER_MODES = {
+    "ascii": (
+        '\x1b[31m------ Read 832B from  \x1b[31m /lib/x86_64-linux-gnu/libc.so.6 (cat)\n'
+        '\n'
+        'ELF>@t@8\n'
+        '@GF@\n'
+        '\x1b[0m\n'
+    ),
+    "hexascii": (
+        '\x1b[31m------ Read 832B from  \x1b[31m /lib/x86_64-linux-gnu/libc.so.6 (cat)\n'
+        '\n'
+        '\t0x0000: 7f45 4c46 0201 0103 0000 0000 0000 0000  .ELF............\n'
+        '\t0x0010: 0300 3e00 0100 0000 e00b 0200 0000 0000  ..>.............\n'
+        '\t0x0020: 4000 0000 0000 0000 9074 1c00 0000 0000  @........t......\n'
+        '\t0x0030: 0000 0000 4000 3800 0a00 4000 4700 4600  ....@.8...@.G.F.\n'
+        '\t0x0040: 0600 0000 0500 0000 4000 0000 0000 0000  ........@.......\n'
+        '\n'
+        '\x1b[0m\n'
+    ),
+    "base64": (
+        '\x1b[31m------ Read 832B from  \x1b[31m /lib/x86_64-linux-gnu/libc.so.6 (cat)\n'
+        'f0VMRgIBAQMAAAAAAAAAAAMAPgABAAAA4AsCAAAAAABAAAAAAAAAAJB0HAAAAAAAAAAAAEAAOAAKAEAARwBGAAYAAAAFAAAAQAAAAAAAAAA=\n'
+        '\x1b[0m\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(SYSDIG_BUFFER_MODES))
+def test_echo_fds_buffer_modes_match_sysdig(mode, colour_on):
+    assert run_ok("echo_fds", "falco_cat_write", buffer_format=mode) == SYSDIG_BUFFER_MODES[mode]
