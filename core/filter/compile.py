@@ -121,9 +121,11 @@ class _Compiler:
         raise FilterError(why, self.text, pos)
 
     def type_universe(self):
+        """Every evt.type name: the model's events plus the syscall names generic events take."""
         from ..event import model  # noqa: PLC0415
+        from ..syscalls import PPM_SC_NAMES  # noqa: PLC0415
 
-        return model().names
+        return model().names | frozenset(PPM_SC_NAMES[1:])  # [0] is '<unknown>
 
     def predicate(self, node):
         if isinstance(node, Check):
@@ -563,9 +565,8 @@ def _event_types(node, universe):
 
 
 def _complement(types, universe):
-    """Every type outside `types`. Generic events take their evt.type from the syscall number,
-    so names outside the model are reached through 'syscall': the result keeps it and is
-    therefore a superset, not exact."""
+    """Every type outside `types`, plus 'syscall': a generic event whose syscall number has no
+    name is '<unknown>', so only the generic event itself can stand for it (a superset, not exact)."""
     return (universe - types) | {GENERIC_EVENT}
 
 

@@ -160,12 +160,13 @@ def test_event_types(text, expected):
     assert types == (None if expected is None else frozenset(expected))
 
 
-def test_not_event_type_is_the_complement_with_generic_events():
+def test_not_event_type_is_the_complement_with_generic_syscall_names():
     from chisel.core.event import model
+    from chisel.core.syscalls import PPM_SC_NAMES
 
     types = compile_filter("evt.type!=read", REG).event_types
-    assert "read" not in types and "write" in types and "syscall" in types
-    assert types == (model().names - {"read"}) | {"syscall"}
+    assert "read" not in types and "write" in types and "syscall" in types and "getuid" in types
+    assert types == ((model().names | set(PPM_SC_NAMES[1:])) - {"read"}) | {"syscall"}
     assert compile_filter("not evt.type=read", REG).event_types == types
     assert compile_filter("evt.type=read and not evt.type=read", REG).event_types == frozenset()
 
