@@ -61,3 +61,32 @@ def test_mutated_valid_filters(base, where, cut, insert):
 def test_valid_filters_compile():
     for text in VALID:
         assert compile_filter(text, REG).match(SAMPLE_EVENT) in (True, False)
+
+
+OPERATORS = ["=", "!=", "<", "<=", ">", ">=", " contains ", " icontains ", " bcontains ",
+             " startswith ", " bstartswith ", " endswith ", " glob ", " iglob ", " regex ", " in ",
+             " intersects ", " pmatch ", " exists"]
+VALUES = ["1", "-1", "0x10", "1.5", "1e400", "99999999999999999999", "abc", "/etc", "127.0.0.1",
+          "::1", "10.0.0.0/8", "true", "(1, 2)", "(a, 'b')", "()", "'x y'", "474554", "http", "'('"]
+
+
+def real_field_names():
+    from chisel.core.fields import registry
+
+    names = registry().names()
+    return names + [n + "[1]" for n in names] + [n + ".fd" for n in names] + [n + "[x]" for n in names]
+
+
+@SETTINGS
+@given(st.data())
+def test_real_registry_checks(data):
+    """Every real field with every operator and value kind compiles or fails with FilterError."""
+    from chisel.core.fields import registry
+
+    field = data.draw(st.sampled_from(real_field_names()))
+    op = data.draw(st.sampled_from(OPERATORS))
+    text = field + op + ("" if op == " exists" else data.draw(st.sampled_from(VALUES)))
+    try:
+        compile_filter(text, registry())
+    except FilterError as e:
+        assert 0 <= e.pos <= len(text)
