@@ -1,0 +1,96 @@
+"""Session behaviour around the loop: progress, drops, Ctrl-C during a replay, -w, --debug."""
+
+import io
+import os
+import signal
+
+from chisel.core.cli import main
+from chisel.core.config import RunConfig
+from chisel.core.session import Session
+from chisel.plugins import Chisel
+from chisel.plugins.manager import ChiselEntry, PluginManager, PluginSource
+from chisel.plugins.testing import EventListSource, run_chisel
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CAT_WRITE = os.path.join(TESTS, "data", "scap", "falco_cat_write.scap")
+
+
+def entry(cls):
+    return ChiselEntry(cls, PluginSource("file", "<test>", cls.name))
+
+
+class Counter(Chisel):
+    """Counts events and prints the count at the end."""
+
+    name = "counter"
+
+    def setup(self, args, ctx):
+        self.n, self.out = 0, ctx.out
+
+    def on_event(self, ev):
+        self.n += 1
+
+    def on_end(self, summary):
+        self.out.line(f"{self.n} events, {summary.events} read")
+
+
+def test_progress_line_when_asked():
+    out, err = io.StringIO(), io.StringIO()
+    config = RunConfig(read_path=CAT_WRITE, progress=True)
+    code = Session(config, PluginManager(), [entry(Counter)], stdout=out, stderr=err).run()
+    assert (code, out.getvalue()) == (0, "345 events, 345 read\n")
+    assert err.getvalue() == "\rreading falco_cat_write.scap: 100%\n"
+
+
+def test_drops_are_reported_at_the_end():
+    source = EventListSource([])
+    source.drops = 3
+    out, err = io.StringIO(), io.StringIO()
+    session = Session(RunConfig(), PluginManager(), [entry(Counter)], stdout=out, stderr=err,
+                      source=source)
+    assert session.run() == 0
+    assert (out.getvalue(), err.getvalue()) == ("0 events, 0 read\n", "3 events dropped\n")
+
+
+def test_ctrl_c_during_a_replay_still_prints_the_end_report():
+    class Interrupted(Counter):
+        name = "interrupted"
+
+        def on_event(self, ev):
+            super().on_event(ev)
+            if self.n == 10:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    result = run_chisel(Interrupted, capture=CAT_WRITE)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "10 events, 10 read\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_write_then_read_back_gives_the_same_events(tmp_path):
+    target = str(tmp_path / "out.scap")
+    first, second = io.StringIO(), io.StringIO()
+    fmt = "%evt.rawtime %thread.tid %evt.dir %evt.type"  # what survives: the file has only these events
+    assert main(["-r", CAT_WRITE, "-w", target, "-p", fmt, "evt.type=open"], stdout=first,
+                stderr=io.StringIO(), env={}) == 0
+    assert oct(os.stat(target).st_mode & 0o777) == "0o600"
+    assert main(["-r", target, "-p", fmt], stdout=second, stderr=io.StringIO(), env={}) == 0
+    assert second.getvalue() == first.getvalue()
+    assert len(first.getvalue().splitlines()) == 8  # sysdig: 4 open enters + 4 exits
+
+
+def test_debug_shows_the_traceback_of_a_crashing_chisel():
+    class Crash(Chisel):
+        """Crashes."""
+        name = "crash"
+
+        def on_event(self, ev):
+            raise RuntimeError("bad")
+
+    err = io.StringIO()
+    config = RunConfig(read_path=CAT_WRITE, debug=True)
+    code = Session(config, PluginManager(), [entry(Crash)], stdout=io.StringIO(), stderr=err).run()
+    lines = err.getvalue().splitlines()
+    assert code == 1
+    assert lines[0] == "chisel: error: chisel crash stopped: RuntimeError: bad; the other chisels went on"
+    assert lines[1] == "Traceback (most recent call last):"
