@@ -26,6 +26,9 @@ from .threadinfo import FdInfo, ThreadInfo
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
 _L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
+# A socket's `flags` hold its socket() type; this bit, far above any SOCK_* flag, records that
+# connect/accept gave it its tuple (a later connect or sendto does not rename it).
+_FD_CONNECTED = 1 << 48
 _SOCK_TYPE_MASK = 0xF
 _EINPROGRESS = 115
 _NO_ID = 0xFFFFFFFF
@@ -61,26 +64,34 @@ _CLONE_PARENT = _flag_value("clone_flags", "CLONE_PARENT")
 class _EventPlan:
     """Per event id, everything `process` needs that does not depend on the event's values."""
 
-    __slots__ = ("is_exit", "lookup_only", "is_container", "fd_index", "handler")
+    __slots__ = ("is_exit", "lookup_only", "is_container", "uses_fd", "creates_fd", "fd_index",
+                 "handler")
 
     def __init__(self, info, handler):
         self.is_exit = info.dir == "<"
         self.lookup_only = info.name in _LOOKUP_ONLY
         # container JSON events (one json parameter) get a thread standing for the container
         self.is_container = info.name == "container" and info.param_index.get("json") == 0
-        # The parameter holding the fd the event refers to (or creates, on exits).
+        self.uses_fd = "EF_USES_FD" in info.flags
+        self.creates_fd = "EF_CREATES_FD" in info.flags
+        # Where an fd-using event names its fd: the first parameter of enters; on exits, a
+        # parameter called fd when the exit has one (newer layouts), else the enter's.
         self.fd_index = -1
-        for i, p in enumerate(info.params):
-            if p.ptype == "PT_FD" and p.name in ("fd", "res"):
-                self.fd_index = i
-                break
+        if self.uses_fd and info.params:
+            if not self.is_exit and info.params[0].ptype == "PT_FD":
+                self.fd_index = 0
+            elif self.is_exit and not self.creates_fd:
+                i = info.param_index.get("fd")
+                if i is not None and info.params[i].ptype == "PT_FD":
+                    self.fd_index = i
         self.handler = handler
 
 
 class State:
     """Threads, fds, users and groups, updated from events as sysdig does.
 
-    `threads` {tid: ThreadInfo}, `users` {uid: UserInfo}, `groups` {gid: GroupInfo}.
+    `threads` {tid: ThreadInfo}, `users` {uid: UserInfo}, `groups` {gid: GroupInfo},
+    `first_ts` (time of the first event that is not a container event; None before it).
     With `live=True`, a tid not in the table is read from /proc on first sight (`proc_lookup`,
     a function tid -> ThreadInfo or None, replaceable for tests).
     """
@@ -96,6 +107,10 @@ class State:
 
             self.proc_lookup = lookup_thread
         self._pending_removal = []
+        # tid -> fd of the thread's last fd-using enter event (sysdig's lastevent_fd)
+        self._last_fd = {}
+        # time of the first event that is not a container event (evt.reltime counts from it)
+        self.first_ts = None
         ev_model = model()
         handlers = self._handlers()
         self._plans = [None] * len(ev_model.events)
@@ -147,10 +162,13 @@ class State:
     def process(self, ev):
         """Attach thread/enter/fd to `ev` and apply its state rule."""
         if self._pending_removal:
-            for tid in self._pending_removal:
-                self.threads.pop(tid, None)
+            for gone in self._pending_removal:
+                self.threads.pop(gone, None)
+                self._last_fd.pop(gone, None)
             self._pending_removal.clear()
         plan = self._plans[ev.type]
+        if self.first_ts is None and not plan.is_container:
+            self.first_ts = ev.ts
         tid = ev.tid
         if tid >= 1 << 63:
             tid -= 1 << 64
@@ -162,18 +180,31 @@ class State:
         ev.thread = th
         if th is None:
             return
+        raw = ev.raw
         fdi = plan.fd_index
         if plan.is_exit:
             enter = th.last_enter
             if enter is not None and enter.type == ev.type - 1:
                 ev.enter = enter
-                if fdi < 0 or fdi >= len(ev.raw):
-                    ev.fdnum = enter.fdnum
             th.last_enter = None
-        else:
+            if plan.uses_fd:
+                if fdi < 0:
+                    # like sysdig, the fd of the thread's last fd-using enter, paired or not
+                    # (0 for a thread that had none: sysdig's initial value)
+                    ev.fdnum = self._last_fd.get(tid, 0)
+                else:
+                    ev.fdnum = raw_fd(ev, fdi) if fdi < len(raw) else -1
+            if plan.creates_fd:
+                res = raw_fd(ev, 0) if raw else None
+                if res is not None and res < 0:
+                    ev.fdnum = -1  # a failed fd-creating call refers to no fd
+        elif not plan.lookup_only:
             th.last_enter = ev
-        if fdi >= 0 and fdi < len(ev.raw):
-            ev.fdnum = raw_fd(ev, fdi)
+            if plan.uses_fd:
+                if 0 <= fdi < len(raw):
+                    ev.fdnum = self._last_fd[tid] = raw_fd(ev, fdi)
+            elif plan.creates_fd:
+                ev.fdnum = self._last_fd[tid] = -1  # the fd does not exist yet
         handler = plan.handler
         if handler is not None:
             handler(ev, th)
@@ -276,10 +307,10 @@ class State:
         if res is None or res < 0:
             return
         ino = self._int_arg(ev, "ino", enter=False) or 0
-        for name in ("fd1", "fd2"):
+        for name in ("fd1", "fd2"):  # the event refers to the last one made, fd2
             fd = self._int_arg(ev, name, enter=False)
             if fd is not None and fd >= 0:
-                th.fdtable[fd] = FdInfo(fd, "pipe", "", ino=ino)
+                self._add_fd(ev, th, fd, FdInfo(fd, "pipe", "", ino=ino))
 
     def _on_socketpair(self, ev, th):
         res = self._res(ev)
@@ -333,13 +364,14 @@ class State:
         fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
         if fdinfo is None or _is_connected(fdinfo):
             return  # a connected socket keeps its first tuple, as in sysdig 0.29
-        res = self._res(ev)
-        if res is not None and res < 0 and res != -_EINPROGRESS:
-            return  # a failed connect leaves the socket unnamed
         raw = self._arg(ev, "tuple", enter=False)
         tup = decode_socktuple(raw) if raw else None
         if tup is None:
             return
+        res = self._res(ev)
+        if res is not None and res < 0 and res != -_EINPROGRESS:
+            # a failed connect leaves the socket unnamed; only this event sees the tuple
+            fdinfo = ev.fd = fdinfo.copy()
         self._set_tuple(fdinfo, tup, is_server=False)
 
     def _on_send_with_tuple(self, ev, th):
@@ -361,6 +393,7 @@ class State:
         if sip in ("0.0.0.0", "::"):
             sip = dip
         fdinfo.name = socktuple_text((fam, sip, sport, dip, dport))
+        fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = sip, sport, dip, dport
         _infer_l4proto(fdinfo)
 
     def _on_accept(self, ev, th):
@@ -381,6 +414,7 @@ class State:
     @staticmethod
     def _set_tuple(fdinfo, tup, is_server):
         fdinfo.name = socktuple_text(tup)
+        fdinfo.flags |= _FD_CONNECTED
         fdinfo.is_server = is_server
         if tup[0] == "unix":
             fdinfo.type = "unix"
@@ -535,8 +569,8 @@ class State:
 
 
 def _is_connected(fdinfo):
-    """Whether connect/accept already gave this socket its client side."""
-    return fdinfo.cport is not None
+    """Whether connect/accept already gave this socket its tuple."""
+    return bool(fdinfo.flags & _FD_CONNECTED)
 
 
 def _infer_l4proto(fdinfo):

@@ -82,12 +82,36 @@ def test_read_exit_takes_its_fd_from_the_paired_enter():
     assert ev.fd.name == "/etc/passwd"
 
 
-def test_exit_without_its_enter_has_no_enter():
+def test_exit_without_its_enter_has_no_enter_but_the_threads_last_fd():
     r = Replay([shell()])
     r.ev("read", ">", 0, 10)
     ev = r.ev("write", "<", 1, b"x")
     assert ev.enter is None
-    assert ev.fdnum is None
+    assert ev.fdnum == 0
+    assert ev.fd.name == "/dev/pts/0"
+
+
+def test_fd_of_an_exit_is_the_last_fd_using_enter_of_its_thread():
+    r = Replay([shell()])
+    r.ev("open", "<", 3, "/etc/passwd", 1, 0, 0)
+    r.ev("ioctl", ">", 3, 0x5401, 0)
+    r.ev("syscall", ">", 209, 28)  # an enter not about fds changes nothing
+    ev = r.ev("write", "<", 1, b"x")
+    assert (ev.enter, ev.fdnum, ev.fd.name) == (None, 3, "/etc/passwd")
+
+
+def test_fd_creating_enter_refers_to_fd_minus_one_and_so_do_failures():
+    r = Replay([shell()])
+    assert r.ev("socket", ">", AF_INET, 1, 0).fdnum == -1
+    assert r.ev("socket", "<", -24).fdnum == -1
+    assert r.ev("open", "<", -2, "/nope", 1, 0, 0).fdnum == -1
+
+
+def test_mmap_fd_is_not_the_events_fd():
+    r = Replay([shell()])
+    r.ev("open", "<", 3, "/lib/libc.so.6", 1, 0, 0)
+    ev = r.ev("mmap", ">", 0, 4096, 1, 2, 3, 0)
+    assert (ev.fdnum, ev.fd) == (None, None)
 
 
 def test_close_removes_the_fd_but_the_close_enter_still_sees_it():
@@ -248,9 +272,10 @@ def test_dup_copies_the_entry_under_the_new_number():
 
 def test_pipe_adds_two_pipe_fds():
     r = Replay([shell()])
-    r.ev("pipe", "<", 0, 5, 6, 777)
+    ev = r.ev("pipe", "<", 0, 5, 6, 777)
     table = r.state.thread(100).fdtable
     assert [(table[f].type, table[f].ino) for f in (5, 6)] == [("pipe", 777), ("pipe", 777)]
+    assert ev.fdnum == 6
 
 
 @pytest.mark.parametrize("name, fdtype", [("eventfd", "event"), ("signalfd", "signalfd"),
