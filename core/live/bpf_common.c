@@ -6,7 +6,6 @@
  * encoding) and copied to the ring buffer with BPF_RB_NO_WAKEUP; userspace drains on a timer.
  */
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h>
 
 #define HDR_SIZE 24
 #define CHISEL_AF_UNIX 1

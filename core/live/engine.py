@@ -18,11 +18,11 @@ failed reservation is counted per CPU (`drops`).
 
 import ctypes
 import os
-import threading
 import time
 from pathlib import Path
 
 from ..errors import ChiselRuntimeError
+from ..event import model as event_model
 from ..threadinfo import Snapshot
 from . import probes
 from .decode import Decoder
@@ -112,7 +112,7 @@ class LiveSource:
         self.warnings = []
         self.timings = {}
         self.child_exit_code = None
-        self._stop = threading.Event()
+        self._stopping = False  # a plain flag: setting it is safe from a signal handler
         self._pending = []
         self._child = None
         self._bpf = None
@@ -147,6 +147,7 @@ class LiveSource:
             self.snapshot = _initial_snapshot()
             self.timings["scan"] = time.monotonic() - t0
             self._seed_fd_watch(pushdown)
+            event_model()  # load the event table now, not inside the first batch of events
             self._decoder = Decoder(time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC),
                                     self.snapshot)
             pending = self._pending
@@ -221,7 +222,7 @@ class LiveSource:
 
     def stop(self):
         """Ask `events()` to finish after draining what the kernel already wrote (signal-safe)."""
-        self._stop.set()
+        self._stopping = True
 
     def events(self):
         """Events in the project's model, numbered from 1, until `stop()` or the command's exit."""
@@ -229,7 +230,7 @@ class LiveSource:
         decode = self._decoder.decode
         pending = self._pending
         while True:
-            done = self._stop.is_set()
+            done = self._stopping
             if self._child is not None and self._child.poll() is not None:
                 self.child_exit_code = self._child.poll()
                 done = True
