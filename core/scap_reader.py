@@ -160,7 +160,7 @@ class ScapReader:
         self._base += pos
         while have < need and not self._eof:
             try:
-                chunk = self._read(max(_CHUNK, need - have))
+                chunk = self._read(_CHUNK)  # bounded: a claimed length is never allocated up front
             except EOFError:
                 # A gzip stream cut short (a capture interrupted before its trailer): like libscap,
                 # use what it held; a block cut in half is still reported by the caller.
