@@ -472,8 +472,13 @@ class State:
         if main is not None:
             main.cwd = cwd
 
-    def _fill_from_exit(self, ev, th):
-        """Copy the process description an execve/clone exit carries into `th`."""
+    def _fill_from_exit(self, ev, th, describes_th=True):
+        """Copy the program description an execve/clone exit carries into `th`.
+
+        The cwd is not taken from the exit: sysdig 0.29 keeps it across execve and gives a
+        clone child its parent's. `describes_th` is False for a clone exit read in the parent,
+        whose ids (tid, pid, vtid...) are the parent's own.
+        """
         raw = self._arg(ev, "exe", enter=False)
         if raw is not None:
             th.exe = raw_str(raw)
@@ -486,36 +491,31 @@ class State:
         elif th.exe:
             # old execve/clone layouts carry no comm: sysdig falls back to the exe's basename
             th.comm = os.path.basename(th.exe)
-        raw = self._arg(ev, "cwd", enter=False)
-        if raw is not None:
-            th.cwd = raw_str(raw)
         raw = self._arg(ev, "env", enter=False)
         if raw is not None:
             th.env = _split_nul(raw)
         raw = self._arg(ev, "cgroups", enter=False)
         if raw is not None:
             th.cgroups = _split_nul(raw)
-        for name, attr in (("fdlimit", "fdlimit"), ("vm_size", "vmsize_kb"),
-                           ("vm_rss", "vmrss_kb"), ("vm_swap", "vmswap_kb"),
-                           ("pgft_maj", "pfmajor"), ("pgft_min", "pfminor"),
-                           ("uid", "uid"), ("gid", "gid"), ("tty", "tty"),
-                           ("loginuid", "loginuid"), ("pgid", "vpgid"), ("vtid", "vtid"),
-                           ("vpid", "vpid")):
+        for name, attr in _PROCESS_NUMBERS + (_THREAD_IDS if describes_th else ()):
             v = self._int_arg(ev, name, enter=False)
             if v is not None:
                 setattr(th, attr, v)
-        pid = self._int_arg(ev, "pid", enter=False)
-        ptid = self._int_arg(ev, "ptid", enter=False)
-        return pid, ptid
 
     def _on_execve(self, ev, th):
         if self._res(ev) != 0:
             return
-        pid, ptid = self._fill_from_exit(ev, th)
+        self._fill_from_exit(ev, th)
+        pid = self._int_arg(ev, "pid", enter=False)
+        ptid = self._int_arg(ev, "ptid", enter=False)
         if pid is not None and pid > 0:
             th.pid = pid
         if ptid is not None and ptid >= 0 and th.ptid <= 0:
             th.ptid = ptid
+        # the executable's path is what the caller asked to run
+        raw = self._arg(ev, "filename") if ev.enter is not None else None
+        if raw is not None:
+            th.exepath = raw_str(raw)
         # close-on-exec fds do not survive the new program
         table = th.fdtable
         for fd in [fd for fd, f in table.items() if f.cloexec]:
@@ -526,38 +526,44 @@ class State:
         if res is None or res < 0:
             return
         flags = self._int_arg(ev, "flags", enter=False) or 0
-        shares_fds = bool(flags & (_CLONE_THREAD | _CLONE_FILES))
+        has_uid = self._arg(ev, "uid", enter=False) is not None
         if res > 0:
             # in the parent: res is the child's tid; the exit describes the parent. Inside a
             # pid namespace res is the namespace's number, not a real tid: wait for the child.
             if res in self.threads:
                 return
-            vtid, tid = self._int_arg(ev, "vtid", enter=False), self._int_arg(ev, "tid", enter=False)
+            vtid = self._int_arg(ev, "vtid", enter=False)
+            tid = self._int_arg(ev, "tid", enter=False)
             if vtid is not None and tid is not None and vtid != tid:
                 return
-            child = ThreadInfo(res)
             parent = th
+            child = ThreadInfo(res)
+            self._fill_from_exit(ev, child, describes_th=False)
+            child.pid = parent.pid if flags & _CLONE_THREAD else res
+            child.ptid = parent.ptid if flags & _CLONE_PARENT else parent.tid
         else:
-            # in the child: the thread itself; it may already exist from the parent's exit
+            # in the child: the exit describes the thread itself, which may already exist
+            # (made from its parent's exit)
             if th.comm != "<NA>":
                 return
             child = th
+            self._fill_from_exit(ev, child)
+            pid = self._int_arg(ev, "pid", enter=False)
             ptid = self._int_arg(ev, "ptid", enter=False)
-            parent = self.threads.get(ptid) if ptid is not None else None
-        self._fill_from_exit(ev, child)
-        if flags & _CLONE_THREAD:
-            child.pid = parent.pid if parent is not None else child.pid
-            child.ptid = parent.ptid if parent is not None else child.ptid
-        else:
-            child.pid = child.tid
-            if parent is not None:
-                child.ptid = parent.ptid if flags & _CLONE_PARENT else parent.tid
+            if pid is not None:
+                child.pid = pid
+            if ptid is not None:
+                child.ptid = ptid
+            parent = self.threads.get(child.ptid)
         if parent is not None:
-            child.uid, child.gid = parent.uid, parent.gid
+            child.cwd = parent.cwd
+            child.exepath = parent.exepath
             child.loginuid = parent.loginuid
+            if not has_uid:
+                child.uid, child.gid = parent.uid, parent.gid
             pmain = self.threads.get(parent.pid, parent)
-            if child.pid == parent.pid or shares_fds:
-                child.fdtable = pmain.fdtable
+            if child.pid == parent.pid or flags & _CLONE_FILES:
+                child.fdtable = pmain.fdtable  # threads (and CLONE_FILES) share the table
             else:
                 child.fdtable = {fd: f.copy() for fd, f in pmain.fdtable.items()}
         child.clone_ts = ev.ts
@@ -566,6 +572,14 @@ class State:
     def _on_procexit(self, ev, th):
         th.exited = True
         self._pending_removal.append(th.tid)
+
+
+# (exit parameter, ThreadInfo attribute) copied by execve/clone exits
+_PROCESS_NUMBERS = (("fdlimit", "fdlimit"), ("vm_size", "vmsize_kb"), ("vm_rss", "vmrss_kb"),
+                    ("vm_swap", "vmswap_kb"), ("pgft_maj", "pfmajor"), ("pgft_min", "pfminor"),
+                    ("uid", "uid"), ("gid", "gid"), ("tty", "tty"), ("loginuid", "loginuid"),
+                    ("pgid", "vpgid"))
+_THREAD_IDS = (("vtid", "vtid"), ("vpid", "vpid"))
 
 
 def _is_connected(fdinfo):
@@ -589,8 +603,9 @@ def _container_thread(ev):
         cid = doc["container"]["id"]
     except (IndexError, ValueError, KeyError, TypeError):
         return None
-    th = ThreadInfo(-1, pid=-1, ptid=-1, comm=f"container:{cid}")
-    th.exe = th.comm
+    th = ThreadInfo(-1, pid=-1, ptid=0, comm=f"container:{cid}")
+    th.exe = th.cwd = ""
+    th.vtid = th.vpid = -2
     return th
 
 

@@ -143,11 +143,14 @@ def test_switch_of_an_unknown_tid_creates_no_thread():
 
 def test_clone_in_the_parent_creates_a_child_process_with_a_copied_fd_table():
     parent = shell(tid=100)
+    parent.exepath = "/bin/bash"
     r = Replay([parent])
     values = [200, "/bin/bash", b"-c\0ls\0", 100, 100, 1, "/home/user/", 1024, 0, 0, 0, 0, 0,
-              "bash", b"", 0, 0, 0]
+              "bash", b"", 0, 1000, 1000]
     r.ev("clone", "<", *values)
     child = r.state.thread(200)
+    assert (child.exepath, child.uid, child.gid, child.cwd) == ("/bin/bash", 1000, 1000,
+                                                                "/home/user/")
     assert (child.tid, child.pid, child.ptid, child.comm) == (200, 200, 100, "bash")
     assert child.args == ["-c", "ls"]
     assert child.fdtable is not parent.fdtable
@@ -164,7 +167,7 @@ def test_clone_thread_shares_the_process_fd_table():
               clone_thread, 0, 0]
     r.ev("clone", "<", *values)
     child = r.state.thread(201)
-    assert child.pid == 100
+    assert (child.pid, child.ptid) == (100, 100)  # a thread's parent is the thread that made it
     assert child.fdtable is parent.fdtable
 
 
@@ -174,7 +177,8 @@ def test_clone_exit_in_an_unknown_child_builds_it_from_its_own_exit():
               0, 0]
     ev = r.ev("clone", "<", *values, tid=300)
     assert ev.thread.comm == "bash"
-    assert (ev.thread.pid, ev.thread.ptid, ev.thread.cwd) == (300, 100, "/tmp")
+    # the cwd is the parent's, not the exit's (sysdig 0.29)
+    assert (ev.thread.pid, ev.thread.ptid, ev.thread.cwd) == (300, 100, "/home/user/")
     assert ev.thread.fdtable[0].name == "/dev/pts/0"
 
 
@@ -185,10 +189,12 @@ def test_execve_replaces_the_program_and_drops_close_on_exec_fds():
     info = model().events[event_id("execve", "<")]
     values = {"res": 0, "exe": "ls", "args": b"-l\0", "tid": 100, "pid": 100, "ptid": 1,
               "cwd": "/srv", "comm": "ls", "env": b"HOME=/root\0"}
+    r.ev("execve", ">", "/bin/ls")
     ev = r.ev("execve", "<", *[values.get(p.name) for p in info.params])
     th = ev.thread
-    assert (th.comm, th.exe, th.args, th.cwd, th.env) == ("ls", "ls", ["-l"], "/srv",
-                                                           ["HOME=/root"])
+    # the cwd stays (sysdig 0.29 ignores the exit's cwd); the path run becomes exepath
+    assert (th.comm, th.exe, th.exepath, th.args, th.cwd, th.env) == (
+        "ls", "ls", "/bin/ls", ["-l"], "/home/user/", ["HOME=/root"])
     assert sorted(th.fdtable) == [0, 4]
 
 
@@ -291,7 +297,9 @@ def test_typed_fd_creators(name, fdtype):
 def test_container_event_gets_a_container_thread_not_kept_in_the_table():
     r = Replay()
     ev = r.ev("container", ">", '{"container":{"id":"9dbcbd0c435f"}}\n', tid=(1 << 64) - 1)
-    assert (ev.thread.tid, ev.thread.comm) == (-1, "container:9dbcbd0c435f")
+    th = ev.thread
+    assert (th.tid, th.pid, th.ptid, th.comm, th.exe, th.vtid) == (
+        -1, -1, 0, "container:9dbcbd0c435f", "", -2)
     assert r.state.thread(-1) is None
 
 
