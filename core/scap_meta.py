@@ -196,12 +196,12 @@ def _parse_process_list(cur, version, builder):
 
 
 def _parse_process_entry(cur, version):
-    tid, pid, ptid = cur.unpack("QQQ")
+    tid, pid, ptid = cur.unpack("qqq")  # signed, like event tids (-1 = none)
     t = ThreadInfo(tid, pid, ptid)
     if version >= 6:
-        t.sid = cur.u64()
+        t.sid = cur.i64()
     if version >= 8:
-        t.vpgid = cur.u64()
+        t.vpgid = cur.i64()
     t.comm = cur.str()
     t.exe = cur.str()
     if version >= 7:
@@ -239,7 +239,7 @@ def _parse_v9_tail(cur, t):
 
 
 def _parse_fd_list(cur, version, builder):
-    tid = cur.u64()
+    tid = cur.i64()
     table = builder.fdtable(tid)
     while cur.left() >= 4:
         if version >= 2:

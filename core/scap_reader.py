@@ -36,8 +36,9 @@ _BLOCK_HEADER = struct.Struct("<II")
 _TRAILER = struct.Struct("<I")
 _CPU = struct.Struct("<H")
 _CPU_FLAGS = struct.Struct("<HI")
-_EVT_HEADER_V2 = struct.Struct("<QQIHI")  # ts, tid, len, type, nparams: 26 bytes
-_EVT_HEADER_V1 = struct.Struct("<QQIH")  # ts, tid, len, type: 22 bytes, no nparams
+# tid is read signed, as sysdig shows it: container events carry tid -1.
+_EVT_HEADER_V2 = struct.Struct("<QqIHI")  # ts, tid, len, type, nparams: 26 bytes
+_EVT_HEADER_V1 = struct.Struct("<QqIH")  # ts, tid, len, type: 22 bytes, no nparams
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

@@ -25,7 +25,7 @@ _MAX_STR = 0xFFFF  # a scap "str" has a u16 length
 
 _BLOCK_HEADER = struct.Struct("<II")
 _U32 = struct.Struct("<I")
-_EVT_HEADER = struct.Struct("<QQIHI")
+_EVT_HEADER = struct.Struct("<QqIHI")
 _CPU = struct.Struct("<H")
 _CPU_FLAGS = struct.Struct("<HI")
 
@@ -113,7 +113,7 @@ class ScapWriter:
                 continue
             seen.add(id(t.fdtable))
             entries = b"".join(self._fd_entry(f) for _, f in sorted(t.fdtable.items()))
-            yield _block(meta.FDL_V2, struct.pack("<Q", t.pid) + entries)
+            yield _block(meta.FDL_V2, struct.pack("<q", t.pid) + entries)
 
     @staticmethod
     def _machine_info(machine):
@@ -145,7 +145,7 @@ class ScapWriter:
     @staticmethod
     def _process_entry(t):
         body = b"".join((
-            struct.pack("<QQQQQ", t.tid, t.pid, t.ptid & 0xFFFFFFFFFFFFFFFF, t.sid, t.vpgid),
+            struct.pack("<qqqqq", t.tid, t.pid, t.ptid, t.sid, t.vpgid),
             _str(t.comm), _str(t.exe), _str(t.exepath), _str_list(t.args), _str(t.cwd),
             struct.pack("<QIII", t.fdlimit, t.flags, t.uid & 0xFFFFFFFF, t.gid & 0xFFFFFFFF),
             struct.pack("<IIIQQ", t.vmsize_kb, t.vmrss_kb, t.vmswap_kb, t.pfmajor, t.pfminor),

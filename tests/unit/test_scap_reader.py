@@ -15,7 +15,7 @@ from chisel.core.scap_reader import ScapReader
 DATA = Path(__file__).parent.parent / "data"
 CAPTURES = sorted((DATA / "scap").glob("*.scap"))
 # The default line: num, time, cpu, proc.name, (tid), dir, type.
-LINE = re.compile(r"^(\d+) (\d\d:\d\d:\d\d\.\d{9}) (\d+) (.*?) \((\d+)\) ([<>]) (\S+)")
+LINE = re.compile(r"^(\d+) (\d\d:\d\d:\d\d\.\d{9}) (\d+) (.*?) \((-?\d+)\) ([<>]) (\S+)")
 
 
 def _read(path):
@@ -45,8 +45,7 @@ def test_every_printed_event_matches_sysdig(path):
     for m in _sysdig_lines(path.stem):
         ev = by_num[int(m[1])]
         assert (_time_of_day(ev.ts), ev.cpu, ev.info.dir) == (m[2], int(m[3]), m[6]), m[0]
-        if ev.tid != 0xFFFFFFFFFFFFFFFF:
-            assert ev.tid == int(m[5]), m[0]
+        assert ev.tid == int(m[5]), m[0]
         checked += 1
     assert checked == sum(1 for _ in _sysdig_lines(path.stem))
 
