@@ -6,6 +6,7 @@
  * encoding) and copied to the ring buffer with BPF_RB_NO_WAKEUP; userspace drains on a timer.
  */
 #include <uapi/linux/ptrace.h>
+#include <linux/sched.h> /* types named by tracepoint formats (sigset_t for ppoll, ...) */
 
 #define HDR_SIZE 24
 #define CHISEL_AF_UNIX 1
