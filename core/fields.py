@@ -56,10 +56,11 @@ class FieldRegistry:
             self._class_docs[fielddef.cls] = class_doc or self._class_docs.get(fielddef.cls, "")
         self._getters.clear()
 
-    def bind_state(self, state, renderer=None):
+    def bind_state(self, state, renderer=None, snapshot=None):
         """Make `state` (and an `evtinfo.ArgRenderer`, built on it when not given) the one
-        extractors read; called by the session once per run."""
-        BOUND.bind(state, renderer)
+        extractors read; called by the session once per run. `snapshot` (the source's) gives
+        evt.hostname and the interface addresses fd.is_server / fd.lip need."""
+        BOUND.bind(state, renderer, snapshot)
 
     @property
     def state(self):

@@ -94,17 +94,24 @@ def event_fd(ev):
 
 
 class Binding:
-    """What the extractors of one run share: the bound `state` and its argument renderer."""
+    """What the extractors of one run share: the bound `state`, its argument renderer, and the
+    source's `snapshot` (host name, interface addresses)."""
 
     def __init__(self):
         self.state = None
         self.renderer = None
+        self.snapshot = None
+        self.local_addresses = frozenset()
         # A new object per bind, so extractors with a memory (evt.deltatime) know to forget it.
         self.generation = object()
 
-    def bind(self, state, renderer=None):
+    def bind(self, state, renderer=None, snapshot=None):
         self.state = state
         self.generation = object()
+        self.snapshot = snapshot if snapshot is not None else getattr(state, "snapshot", None)
+        interfaces = getattr(self.snapshot, "interfaces", None) or ()
+        # (name, family, address) tuples; sysdig decides which socket end is local with them.
+        self.local_addresses = frozenset(str(i[2]).split("/")[0] for i in interfaces if len(i) > 2)
         if renderer is None:
             from .evtinfo import ArgRenderer  # noqa: PLC0415 - only runs that render need it
 

@@ -387,8 +387,7 @@ def _is_open_exec(ev):
 
 # -- host ------------------------------------------------------------------------------------
 def _hostname(ev):
-    snapshot = getattr(BOUND.state, "snapshot", None)
-    machine = getattr(snapshot, "machine", None) or {}
+    machine = getattr(BOUND.snapshot, "machine", None) or {}
     return machine.get("hostname")
 
 

@@ -27,7 +27,7 @@ _FILE_TYPES = frozenset({"file", "directory"})
 
 # fd.typechar of the fd an fd-creating syscall is about to make, for its enter event.
 _CREATOR_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "pipe": "p",
-                     "socket": "4", "eventfd": "e", "signalfd": "s", "timerfd_create": "t",
+                     "socket": "4", "accept": "4", "accept4": "4", "eventfd": "e", "signalfd": "s", "timerfd_create": "t",
                      "inotify_init": "i", "epoll_create": "l", "epoll_create1": "l",
                      "memfd_create": "m", "pidfd_open": "P", "userfaultfd": "u", "bpf": "b",
                      "io_uring_setup": "r"}
@@ -103,11 +103,11 @@ def _directory(ev):
 
 
 def _filename(ev):
+    """Base name of a file fd ('/' has none); a failed open has only fd.name and fd.directory."""
     fd = event_fd(ev)
-    if fd is not None:
-        return os.path.basename(fd.name) if fd.type in _FILE_TYPES else None
-    path = _failed_open_path(ev)
-    return os.path.basename(path) if path else None
+    if fd is None or fd.type not in _FILE_TYPES:
+        return None
+    return os.path.basename(fd.name) or None
 
 
 def _typechar(ev):
@@ -147,8 +147,27 @@ def _of_socket(get):
 
 
 def _local_end(fd):
-    """True when this end is the server, False when the client, None when the role is unknown."""
-    return fd.is_server
+    """True when this end is the server, False when the client, None for a socket without a
+    client side (a bound, listening socket).
+
+    Like sysdig, the client is the local end when its address belongs to this machine (loopback or
+    an interface of the capture); without interface data the state's role (connect/accept) decides.
+    """
+    if fd.cip is None:
+        return None
+    local = BOUND.local_addresses
+    if _is_loopback(fd.cip) or fd.cip in local:
+        return False
+    if local:
+        return True
+    return fd.is_server if fd.is_server is not None else False
+
+
+def _is_loopback(addr):
+    try:
+        return ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return False
 
 
 def _lip(fd):
@@ -171,11 +190,47 @@ def _rport(fd):
     return None if role is None else (fd.cport if role else fd.sport)
 
 
+def _has_client_side(fd):
+    return fd.type != "unix" and fd.cip is not None
+
+
 def _proto_text(get_port):
+    """fd.*proto: the port as text; '' on a socket without a client side (listening, unix)."""
     def proto(fd):
         port = get_port(fd)
-        return None if port is None else str(port)
+        if port is None:
+            return None
+        return str(port) if _has_client_side(fd) else ""
     return proto
+
+
+def _cport(fd):
+    """The client port; sysdig shows 0 for a listening socket and a connected unix socket."""
+    if fd.cport is not None:
+        return fd.cport
+    if fd.type == "unix":
+        return 0 if (fd.source or fd.dest) else None
+    return 0 if fd.sport is not None else None
+
+
+def _failed_connect(ev):
+    """A connect that failed: sysdig leaves the socket as it was (no client port for unix)."""
+    if ev.info.name != "connect" or ev.info.dir != "<":
+        return False
+    res = rawres(ev)
+    return res is not None and res < 0 and res != _EINPROGRESS
+
+
+def _client_port(get):
+    """fd.cport / fd.cproto: `get(fd)` for IP and unix sockets, skipping failed unix connects."""
+    def extract(ev):
+        fd = event_fd(ev)
+        if fd is None or (fd.type not in _IP_TYPES and fd.type != "unix"):
+            return None
+        if fd.type == "unix" and _failed_connect(ev):
+            return None
+        return get(fd)
+    return extract
 
 
 def _both(get_a, get_b):
@@ -204,19 +259,6 @@ def _sockfamily(ev):
     return None
 
 
-def _local_addresses():
-    """Addresses of this machine's interfaces, from the bound state's snapshot."""
-    state = BOUND.state
-    snapshot = getattr(state, "snapshot", None)
-    interfaces = getattr(snapshot, "interfaces", None) or getattr(state, "interfaces", None) or ()
-    out = set()
-    for iface in interfaces:
-        addr = iface[-1] if isinstance(iface, tuple) else getattr(iface, "address", None)
-        if addr:
-            out.add(str(addr).split("/")[0])
-    return out
-
-
 def _server_is_local(fd):
     sip = fd.sip
     if fd.type == "ipv6" and sip in (None, "::"):
@@ -229,7 +271,7 @@ def _server_is_local(fd):
         return False
     if ip.is_loopback:
         return True
-    return sip in _local_addresses()
+    return sip in BOUND.local_addresses
 
 
 def _is_server(ev):
@@ -245,11 +287,11 @@ def _connected(ev):
     fd = event_fd(ev)
     if fd is None:
         return None
-    return fd.type in _IP_TYPES and fd.sip is not None
+    return fd.type in _IP_TYPES and fd.cip is not None
 
 
 def _name_changed(ev):
-    """True on the exit event that gave the fd its name: an open, a connect, an accept."""
+    """True on the exit event that gave the fd its name: an open, a connect, an accept, a bind."""
     fd = event_fd(ev)
     if fd is None:
         return None
@@ -259,6 +301,9 @@ def _name_changed(ev):
     name = info.name
     if name in _OPEN_EVENTS or name in ("accept", "accept4"):
         return True
+    if name == "bind":
+        res = rawres(ev)
+        return res is not None and res >= 0
     if name == "connect" and fd.type in _IP_TYPES:
         res = rawres(ev)
         return res is not None and (res >= 0 or res == _EINPROGRESS)
@@ -278,7 +323,8 @@ def _field(name, ftype, doc, extract, **kw):
 
 
 _cip, _sip = (lambda fd: fd.cip), (lambda fd: fd.sip)
-_cport, _sport = (lambda fd: fd.cport), (lambda fd: fd.sport)
+_sport = lambda fd: fd.sport  # noqa: E731 - a getter among getters
+
 
 FIELDS = (
     _field("fd.num", "INT64", "fd number the event uses or creates", _fdnum),
@@ -304,7 +350,8 @@ FIELDS = (
     _field("fd.sip", "IPADDR", "server IP address", _of_socket(_sip)),
     _field("fd.lip", "IPADDR", "local IP address", _of_socket(_lip)),
     _field("fd.rip", "IPADDR", "remote IP address", _of_socket(_rip)),
-    _field("fd.cport", "PORT", "client port", _of_socket(_cport)),
+    _field("fd.cport", "PORT", "client port (0 for listening and unix sockets)",
+           _client_port(_cport)),
     _field("fd.sport", "PORT", "server port", _of_socket(_sport)),
     _field("fd.lport", "PORT", "local port", _of_socket(_lport)),
     _field("fd.rport", "PORT", "remote port", _of_socket(_rport)),
@@ -316,7 +363,8 @@ FIELDS = (
            filter_only=True),
     _field("fd.rnet", "IPNET", "remote IP, for network (CIDR) tests", _of_socket(_one(_rip)),
            filter_only=True),
-    _field("fd.cproto", "CHARBUF", "client port as protocol text", _of_socket(_proto_text(_cport))),
+    _field("fd.cproto", "CHARBUF", "client port as protocol text",
+           _client_port(_proto_text(_cport))),
     _field("fd.sproto", "CHARBUF", "server port as protocol text", _of_socket(_proto_text(_sport))),
     _field("fd.lproto", "CHARBUF", "local port as protocol text", _of_socket(_proto_text(_lport))),
     _field("fd.rproto", "CHARBUF", "remote port as protocol text", _of_socket(_proto_text(_rport))),

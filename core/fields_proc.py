@@ -117,6 +117,13 @@ def _env(ev, var):
     return None
 
 
+def _cwd(th):
+    cwd = main_thread(th).cwd if th.tid != th.pid else th.cwd
+    if cwd and not cwd.endswith("/"):
+        return cwd + "/"
+    return cwd
+
+
 def _sname(th):
     """Name of the session leader: the highest ancestor, in an unbroken chain, sharing the sid."""
     th = main_thread(th)
@@ -163,6 +170,9 @@ def _nthreads(th):
 
 
 def _nchilds(th):
+    """On the main thread, the process's other threads; 0 on other threads (as sysdig counts)."""
+    if th.tid != th.pid:
+        return 0
     return sum(1 for t in _process_threads(th) if t.tid != t.pid)
 
 
@@ -200,6 +210,11 @@ def _main_only(get):
     return value
 
 
+def _known(v):
+    """An id, or None for -1 (what the state keeps when a capture does not record it)."""
+    return None if v == -1 else v
+
+
 def _signed64(v):
     return v - (1 << 64) if v >= 1 << 63 else v
 
@@ -215,8 +230,8 @@ FIELDS = (
            _of_thread(lambda th: th.pid)),
     _field("proc.ppid", "INT64", "pid of the parent process",
            _of_thread(lambda th: main_thread(th).ptid)),
-    _field("proc.vpid", "INT64", "pid of the process inside its pid namespace",
-           _of_thread(lambda th: th.vpid)),
+    _field("proc.vpid", "INT64", "pid of the process inside its pid namespace (<NA> when the "
+           "capture does not record it)", _of_thread(lambda th: _known(th.vpid))),
     _field("proc.pvpid", "INT64", "namespace pid of the parent process",
            _of_parent(lambda p: p.vpid)),
     _field("proc.apid", "INT64", "pid of the Nth ancestor (proc.apid[1] is the parent); "
@@ -247,7 +262,8 @@ FIELDS = (
            _of_thread(lambda th: sum(len(a) for a in th.args))),
     _field("proc.env", "CHARBUF", "environment ('K=V' items joined by spaces); proc.env[VAR] "
            "is one variable's value", _env, arg="name", arg_required=False),
-    _field("proc.cwd", "CHARBUF", "current working directory", _of_thread(lambda th: th.cwd)),
+    _field("proc.cwd", "CHARBUF", "current working directory, with a final '/' as sysdig shows it",
+           _of_thread(_cwd)),
     _field("proc.tty", "INT32", "controlling terminal (0 for none)", _of_thread(lambda th: th.tty)),
     _field("proc.sid", "INT64", "session id", _of_thread(lambda th: th.sid)),
     _field("proc.sname", "CHARBUF", "name of the session leader", _of_thread(_sname)),
@@ -260,7 +276,8 @@ FIELDS = (
            _of_thread(_pid_ts)),
     _field("proc.nthreads", "UINT32", "number of live threads of the process, main included",
            _of_thread(_nthreads)),
-    _field("proc.nchilds", "UINT32", "number of live threads of the process besides the main one",
+    _field("proc.nchilds", "UINT32", "on the main thread, the number of the process's other "
+           "threads (0 on other threads)",
            _of_thread(_nchilds)),
     _field("proc.fdopencount", "UINT64", "number of open fds of the process",
            _fdopencount),
@@ -275,8 +292,8 @@ FIELDS = (
            _of_thread(lambda th: main_thread(th).vmswap_kb)),
     _field("thread.tid", "INT64", "id of the thread (known even without thread state)",
            lambda ev: ev.thread.tid if ev.thread is not None else _signed64(ev.tid)),
-    _field("thread.vtid", "INT64", "thread id inside the pid namespace",
-           _of_thread(lambda th: th.vtid)),
+    _field("thread.vtid", "INT64", "thread id inside the pid namespace (<NA> when the capture "
+           "does not record it)", _of_thread(lambda th: _known(th.vtid))),
     _field("thread.ismain", "BOOL", "true for the process's main thread",
            _of_thread(lambda th: th.tid == th.pid)),
     _field("thread.vmsize", "UINT64", "virtual memory, KB, on the main thread (0 on others)",
