@@ -266,17 +266,26 @@ class ArgRenderer:
                      for i, p in enumerate(info.params))
 
     def arg(self, ev, name):
-        """evt.arg.NAME: the parameter's resolved text, or None when the event lacks it."""
+        """evt.arg.NAME: the parameter's resolved text, or None when the event lacks it.
+
+        Alone, a relative path shows only its resolution (`/`), not `.(/)` as in evt.args.
+        """
         i = ev.info.param_index.get(name)
         if i is None or i >= len(ev.raw):
             return None
-        return self.param_text(ev, i)
+        return self._single_arg(ev, i)
 
     def arg_at(self, ev, index):
         """evt.arg[N]: the resolved text of the Nth parameter, or None."""
         if index < 0 or index >= min(len(ev.raw), len(ev.info.params)):
             return None
-        return self.param_text(ev, index)
+        return self._single_arg(ev, index)
+
+    def _single_arg(self, ev, i):
+        p = ev.info.params[i]
+        if p.ptype in ("PT_FSPATH", "PT_FSRELPATH"):
+            return self._resolved_path(ev, ev.raw[i], p)
+        return self.param_text(ev, i, p)
 
     def param_text(self, ev, i, p=None):
         """The resolved text of parameter `i` of `ev`."""
@@ -344,20 +353,32 @@ class ArgRenderer:
     def _path(self, ev, raw, p):
         """A path; a relative one is followed by its resolution against the cwd or dirfd."""
         path = raw_str(raw)
+        resolved = self._resolve(ev, path, p)
+        return path if resolved is None else f"{path}({resolved})"
+
+    def _resolved_path(self, ev, raw, p):
+        path = raw_str(raw)
+        resolved = self._resolve(ev, path, p)
+        return path if resolved is None else resolved
+
+    @staticmethod
+    def _resolve(ev, path, p):
+        """The absolute form of a relative `path` (against the cwd or the dirfd parameter), or
+        None when it is absolute, empty or cannot be resolved."""
         if not path or path.startswith("/") or path == "(NULL)":
-            return path
+            return None
         th = ev.thread
         if th is None:
-            return path
+            return None
         base = th.cwd
         if p.dirfd is not None:
             dirfd = raw_fd(ev, p.dirfd)
             if dirfd is not None and dirfd != AT_FDCWD:
                 d = th.fdtable.get(dirfd)
                 if d is None:
-                    return path
+                    return None
                 base = d.name
-        return f"{path}({join_path(base or '/', path)})"
+        return join_path(base or "/", path)
 
     def _bytebuf(self, ev, raw, p):
         text = format_buffer(raw, self.buffer_format)

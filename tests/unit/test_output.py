@@ -115,6 +115,15 @@ def test_socktuple_and_fdlist(state):
     assert r.arg(ev, "nope") is None
 
 
+def test_relative_paths_show_their_resolution(state):
+    state.thread(7896).cwd = "/home/user/"
+    r = ArgRenderer(state)
+    ev = make(state, "open", "<", 4, "../x", 1, 0, 0)
+    assert r.info(ev).startswith("fd=4(<f>/home/x) name=../x(/home/x) ")
+    assert r.arg(ev, "name") == "/home/x"
+    assert r.arg_at(ev, 1) == "/home/x"
+
+
 def test_generic_events_show_no_arguments(state):
     ev = make(state, "syscall", ">", 209, 28)
     assert ArgRenderer(state).info(ev) == ""
