@@ -29,7 +29,7 @@ import socket
 
 from ..errors import UsageError
 from ..pushdown import PushDown
-from .parse import LIST_OPS, ORDER_OPS, And, Check, FilterError, Not, Or, looks_numeric, parse
+from .parse import LIST_OPS, ORDER_OPS, And, Check, FilterError, Not, looks_numeric, parse
 
 # Fields that only the filter knows, mapped to the sysdig field they stand for.
 ALIASES = {"file.name": "fd.name"}
@@ -57,8 +57,8 @@ _SUPPORTED = {
 # Push-down axes: field -> (PushDown attribute, value parser).
 _PUSHDOWN_AXES = {"proc.pid": "pids", "thread.tid": "tids", "user.uid": "uids",
                   "proc.name": "comms", "fd.name": "fd_names"}
-_MAX_COMM = 15
-GENERIC_EVENT = "syscall"  # the model's name for events whose evt.type is the syscall's name  # the kernel keeps 15 bytes of a task's comm
+_MAX_COMM = 15  # the kernel keeps 15 bytes of a task's comm
+GENERIC_EVENT = "syscall"  # the model's name for events whose evt.type is the syscall's name
 
 
 class CompiledFilter:

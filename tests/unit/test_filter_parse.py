@@ -90,7 +90,8 @@ def test_unknown_operator_lists_the_operators():
     with pytest.raises(FilterError) as info:
         parse("proc.name ~ x")
     assert info.value.pos == 10
-    assert info.value.why.startswith("expected an operator after 'proc.name' but found '~'; operators are exists, <=")
+    assert info.value.why.startswith(
+        "expected an operator after 'proc.name' but found '~'; operators are exists, <=")
 
 
 def test_error_is_a_usage_error_and_caret_ignores_tabs():
