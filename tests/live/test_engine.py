@@ -3,7 +3,9 @@
 import contextlib
 import os
 import struct
+import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -126,3 +128,35 @@ def test_overload_received_plus_drops_equals_generated():
     assert src.drops > 0
     # nothing is lost silently: after the loop only the procexit can still be dropped
     assert writes_seen + procexits + src.drops == 2 * writes + 1
+
+
+def test_pid_traces_one_running_process_until_stop(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"z" * 5000)
+    prog = ("import os, sys\n"
+            "sys.stdin.buffer.read(1)\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "for _ in range(5):\n"
+            "    os.read(fd, 1000)\n")
+    proc = subprocess.Popen([sys.executable, "-S", "-c", prog, str(path)], stdin=subprocess.PIPE)
+    other = subprocess.Popen([sys.executable, "-S", "-c", prog, str(path)], stdin=subprocess.PIPE)
+    src = LiveSource(event_types=frozenset({"read"}), pid=proc.pid,
+                     pushdown=PushDown(fd_names=frozenset({str(path)})))
+    try:
+        for p in (proc, other):
+            p.stdin.write(b"g")
+            p.stdin.close()
+
+        def stop_when_done():
+            proc.wait()
+            other.wait()
+            src.stop()
+
+        threading.Thread(target=stop_when_done).start()
+        events = list(src.events())
+    finally:
+        src.close()
+    reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
+    assert {ev.tid for ev in events} == {proc.pid}
+    assert [_res(ev) for ev in reads] == [1000] * 5
+    assert src.child_exit_code is None
