@@ -133,10 +133,13 @@ class _Compiler:
         if isinstance(node, Not):
             child = self.predicate(node.child)
             return lambda ev: not child(ev)
-        preds = tuple(self.predicate(c) for c in node.children)
+        children = node.children
         if isinstance(node, And):
-            return _all_of(preds)
-        return _any_of(preds)
+            # Checks have no side effects, so a conjunction may test the cheap evt.type checks
+            # (decided on the event id) first: they reject most events before any extraction.
+            children = sorted(children, key=lambda c: not _is_event_type_check(c))
+            return _all_of(tuple(self.predicate(c) for c in children))
+        return _any_of(tuple(self.predicate(c) for c in children))
 
     def resolve(self, node):
         """(lookup key for ev.get, field class) for the check's field."""
@@ -171,7 +174,7 @@ class _Compiler:
                 pred = _not_equal(key, _equal_test(cls, want), fast)
             else:
                 pred = _scalar(key, self.scalar_test(cls, op, want), fast)
-        if key == "evt.type" and op in ("=", "==", "!=", "in"):
+        if _is_event_type_check(node):
             return _event_type_fast_path(node, pred)
         return pred
 
@@ -292,6 +295,10 @@ def _any_of(preds):
                 return True
         return False
     return any_of
+
+
+def _is_event_type_check(node):
+    return isinstance(node, Check) and node.field == "evt.type" and node.op in ("=", "==", "!=", "in")
 
 
 def _event_type_fast_path(node, slow):

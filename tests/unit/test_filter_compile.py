@@ -222,3 +222,23 @@ def test_sysdig_029_silent_acceptances_are_errors(text, pos, why):
     with pytest.raises(FilterError) as info:
         compile_filter(text, REG)
     assert (info.value.pos, info.value.why) == (pos, why)
+
+
+def test_conjunctions_test_event_type_first():
+    class RecordingEvent:
+        def __init__(self):
+            self.type, self.asked = model_ids("read")[0], []
+
+        def get(self, key):
+            self.asked.append(key)
+            return "cat" if key == "proc.name" else None
+
+    event = RecordingEvent()
+    assert compile_filter("proc.name=cat and fd.name exists and evt.type=open", REG).match(event) is False
+    assert event.asked == []  # evt.type (decided on the id) rejected it before any extraction
+
+
+def model_ids(name):
+    from chisel.core.event import model
+
+    return model().ids_for_name(name)
