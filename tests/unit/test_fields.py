@@ -5,6 +5,7 @@ tests/data/fields/generate.sh); each test replays a capture through the scap rea
 engine, extracts the same fields and compares the text event by event.
 """
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,8 @@ def _replay(name):
 
 
 def _golden(name, fieldset):
-    lines = (GOLDEN / f"{name}.{fieldset}.txt").read_text().splitlines()
+    with gzip.open(GOLDEN / f"{name}.{fieldset}.txt.gz", "rt") as f:
+        lines = f.read().splitlines()
     fields = lines[0][2:].split()
     rows = {}
     for line in lines[1:]:

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Regenerates the field goldens from sysdig 0.29.3 (the oracle for field values):
 #   cd tests/data/fields && ./generate.sh
-# One file per capture and field set: NAME.SET.txt holds sysdig's `-p '*...'` output, fields
-# separated by tabs, so values with blanks stay apart. tests/unit/test_fields.py compares chisel's
+# One file per capture and field set: NAME.SET.txt.gz holds sysdig's `-p '*...'` output (gzip,
+# to keep the repository small), fields separated by tabs, so values with blanks stay apart. tests/unit/test_fields.py compares chisel's
 # values with these files and needs no sysdig.
 set -eu
 SCAP=../scap
@@ -42,6 +42,6 @@ for name in $CAPTURES; do
     for set in evt proc fd; do
         case $set in evt) fields=$EVT ;; proc) fields=$PROC ;; fd) fields=$FD ;; esac
         { echo "# $fields" | tr '\n' ' '; echo; TZ=UTC sysdig -r "$SCAP/$name.scap" -p "$(fmt "$fields")"; } \
-            > "$name.$set.txt"
+            | gzip -9n > "$name.$set.txt.gz"
     done
 done
