@@ -224,10 +224,10 @@ class _Compiler:
                 self.fail(f"'{text}' is not a boolean; use true or false", pos)
             return text == "true"
         if cls == "ip":
-            try:
-                return ipaddress.ip_address(text)
-            except ValueError:
+            ip = _as_ip(text)
+            if ip is None:
                 self.fail(f"'{text}' is not an IPv4 or IPv6 address", pos)
+            return ip
         if cls == "net":
             try:
                 return ipaddress.ip_network(text, strict=False)

@@ -50,6 +50,7 @@ def matches(text, fields):
     ("fd.sip=127.0.0.1", {"fd.sip": "127.0.0.1"}, True),
     ("fd.sip=::1", {"fd.sip": "0:0::1"}, True),
     ("fd.sip=10.0.0.1", {"fd.sip": "::ffff:10.0.0.1"}, True),
+    ("fd.sip=::ffff:10.0.0.1", {"fd.sip": "10.0.0.1"}, True),
     ("fd.sip in (10.0.0.1, 10.0.0.2)", {"fd.sip": "10.0.0.2"}, True),
     ("fd.snet=10.0.0.0/8", {"fd.snet": "10.1.2.3"}, True),
     ("fd.snet!=10.0.0.0/8", {"fd.snet": "10.1.2.3"}, False),
