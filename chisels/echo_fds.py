@@ -1,5 +1,7 @@
 """echo_fds: the data processes read and write, each chunk under a `------ Read 4.00KB from ...` header."""
 
+import json
+
 from chisel.plugins import Arg, Chisel, format_bytes
 
 # The evt.type names sysdig marks as reads or writes (evt.is_io); the prefilter keeps only their exits.
@@ -26,7 +28,8 @@ class EchoFds(Chisel):
     direction, the size, the fd name and the process, then the data follows in the current buffer
     format (normal by default; -A ascii, -x hex, -X hex and ascii, -b base64), up to the snaplen
     (2000 bytes unless -s says otherwise). Reads are red and writes blue, on a terminal only;
-    --no-color turns colours off. --read or --write shows one direction only.
+    --no-color turns colours off. --read or --write shows one direction only. With -j the data
+    line is a JSON object, {"evt.arg.data": "..."}, as sysdig prints it.
 
     Replaces sysdig's echo_fds; its disable_color argument is --no-color here, and --read/--write
     are new. Combine with a filter to narrow it, e.g. `chisel echo_fds proc.name=cat`.
@@ -64,7 +67,11 @@ class EchoFds(Chisel):
             return
         self.out.line(self.header(is_read, res, ev["fd.name"], ev["proc.name"]))
         data = ev["evt.rawarg.data"]
-        self.out.line(self.ctx.format_buffer(data if data is not None else b""))
+        text = self.ctx.format_buffer(data if data is not None else b"")
+        if self.ctx.json:
+            # sysdig's -j turns its `%evt.arg.data` formatter into one compact JSON object per event.
+            text = json.dumps({"evt.arg.data": text}, separators=(",", ":"), ensure_ascii=False)
+        self.out.line(text)
 
     def header(self, is_read, nbytes, fd_name, proc_name):
         """sysdig's header line; the doubled space is its empty container slot (filled only with -pc)."""

@@ -138,3 +138,15 @@ SYSDIG_BUFFER_MODES = {
 @pytest.mark.parametrize("mode", sorted(SYSDIG_BUFFER_MODES))
 def test_echo_fds_buffer_modes_match_sysdig(mode, colour_on):
     assert run_ok("echo_fds", "falco_cat_write", buffer_format=mode) == SYSDIG_BUFFER_MODES[mode]
+
+
+# `TZ=UTC sysdig -r falco_cat_write.scap -j -c echo_fds`: -j makes the data line a JSON object.
+SYSDIG_JSON = (
+    '\x1b[31m------ Read 832B from  \x1b[31m /lib/x86_64-linux-gnu/libc.so.6 (cat)\n'
+    '{"evt.arg.data":".ELF..............>.............@........t..........@.8...@.G.F.........@......."}\n'
+    '\x1b[0m\n'
+)
+
+
+def test_echo_fds_json_matches_sysdig(colour_on):
+    assert run_ok("echo_fds", "falco_cat_write", json=True) == SYSDIG_JSON
