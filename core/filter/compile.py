@@ -10,9 +10,9 @@ Semantics, as sysdig 0.29 shows them on real captures:
   and no candidate equals the value (sysdig: `fd.port=80` and `fd.port!=80` split the socket events).
 * A list-valued field (a Python list, e.g. fd.types) is `in` a set when all its values are in it,
   and `intersects` it when any is; other operators test each value.
-* `glob`/`iglob` use fnmatch without the pathname rule (`*` matches '/'); `regex` must match the
-  whole value (RE2 FullMatch semantics, through Python's `re.fullmatch`); `pmatch` is a path-prefix
-  test; `bcontains`/`bstartswith` take hex.
+* `glob`/`iglob` use fnmatch without the pathname rule (`*` matches '/'); `pmatch` is a path-prefix
+  test; `bcontains`/`bstartswith` take hex. `regex` (absent from sysdig 0.29) must match the whole
+  value, as an RE2 FullMatch does; Python's `re` syntax applies.
 * Numbers accept sign, fraction, exponent and 0x hex (sysdig 0.29 accepts only plain integers:
   tests/data/README.md lists such supersets).
 
@@ -22,6 +22,7 @@ saying so; the field registry itself keeps sysdig's names only.
 """
 
 import fnmatch
+import functools
 import ipaddress
 import operator
 import re
@@ -54,7 +55,7 @@ _SUPPORTED = {
     "net": {"=", "==", "!=", "in", "intersects", "exists"},
 }
 
-# Push-down axes: field -> (PushDown attribute, value parser).
+# Push-down axes: the field whose `=`/`in` values a PushDown attribute collects.
 _PUSHDOWN_AXES = {"proc.pid": "pids", "thread.tid": "tids", "user.uid": "uids",
                   "proc.name": "comms", "fd.name": "fd_names"}
 _MAX_COMM = 15  # the kernel keeps 15 bytes of a task's comm
@@ -99,7 +100,7 @@ def compile_filter(text, registry=None):
     ast = parse(text)
     compiler = _Compiler(text, registry)
     match = compiler.predicate(ast)
-    universe = compiler.type_universe()
+    universe = _type_universe()
     types, _exact = _event_types(ast, universe)
     if types is not None and types >= universe:
         types = None
@@ -119,13 +120,6 @@ class _Compiler:
 
     def fail(self, why, pos):
         raise FilterError(why, self.text, pos)
-
-    def type_universe(self):
-        """Every evt.type name: the model's events plus the syscall names generic events take."""
-        from ..event import model  # noqa: PLC0415
-        from ..syscalls import PPM_SC_NAMES  # noqa: PLC0415
-
-        return model().names | frozenset(PPM_SC_NAMES[1:])  # [0] is '<unknown>
 
     def predicate(self, node):
         if isinstance(node, Check):
@@ -191,20 +185,10 @@ class _Compiler:
             prefixes = tuple(v.rstrip("/") for v in values)
             return _scalar(key, lambda v: _path_under(_as_text(v), prefixes))
         if cls == "net":
-            nets = values
-            return _membership(key, lambda c: (ip := _as_ip(c)) is not None and any(ip in n for n in nets),
-                               node.op)
-        if cls == "ip":
-            wanted = frozenset(values)
-            return _membership(key, lambda c: _as_ip(c) in wanted, node.op)
-        if cls in ("string",):
-            wanted = frozenset(values)
-            return _membership(key, lambda c: _as_text(c) in wanted, node.op)
-        if cls == "buffer":
-            wanted = frozenset(values)
-            return _membership(key, lambda c: _as_bytes(c) in wanted, node.op)
-        wanted = frozenset(values)
-        return _membership(key, lambda c: c in wanted, node.op)
+            tests = tuple(_equal_test("net", net) for net in values)
+            return _membership(key, lambda c: any(test(c) for test in tests), node.op)
+        coerce, wanted = _COERCE[cls], frozenset(values)
+        return _membership(key, lambda c: coerce(c) in wanted, node.op)
 
     # -- right-hand values, parsed once for the field's class --------------------------------
     def value(self, value, cls, op, field):
@@ -473,6 +457,10 @@ def _as_text(v):
     return str(v)
 
 
+def _as_bool(v):
+    return bool(v)
+
+
 def _as_bytes(v):
     if isinstance(v, (bytes, bytearray)):
         return bytes(v)
@@ -544,7 +532,21 @@ def _hex_bytes(text):
     return bytes.fromhex(text)
 
 
+# How an extracted value is brought to the type of its field's parsed right-hand values.
+_COERCE = {"string": _as_text, "buffer": _as_bytes, "ip": _as_ip, "numeric": _as_number,
+           "port": _as_number, "bool": _as_bool}
+
+
 # -- event types ----------------------------------------------------------------------------
+@functools.cache
+def _type_universe():
+    """Every evt.type name: the model's events plus the syscall names generic events take."""
+    from ..event import model  # noqa: PLC0415
+    from ..syscalls import PPM_SC_NAMES  # noqa: PLC0415
+
+    return model().names | frozenset(PPM_SC_NAMES[1:])  # [0] is '<unknown>'
+
+
 def _event_types(node, universe):
     """(frozenset of evt.type names the node can be true for, or None; exact).
 
