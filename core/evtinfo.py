@@ -92,6 +92,10 @@ def raw_int(raw, ptype):
     return int.from_bytes(raw, "little", signed=ptype in _SIGNED_TYPES)
 
 
+# Integer types rendered as a bare number (no name lookup, no resolution).
+_PLAIN_INT_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_UINT8",
+                              "PT_UINT16", "PT_UINT32", "PT_UINT64"})
+
 _SIGNED_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_ERRNO", "PT_FD",
                            "PT_PID", "PT_FD32", "PT_PID32"})
 
@@ -228,7 +232,7 @@ class ArgRenderer:
         self.buffer_format = buffer_format
         self.max_buffer_chars = max_buffer_chars
         self._flag_tables = model().flag_tables
-        self._info_plans = {}
+        self._info_plans = [None] * len(model().events)  # per event id, built on first use
         # Dispatch by PT type once, instead of an if-chain per parameter.
         self._by_type = {
             "PT_FD": self._fd, "PT_FD32": self._fd, "PT_ERRNO": self._errno,
@@ -250,7 +254,7 @@ class ArgRenderer:
 
     def info(self, ev):
         """evt.info / evt.args: `name=value ` for every parameter the event carries."""
-        plan = self._info_plans.get(ev.type)
+        plan = self._info_plans[ev.type]
         if plan is None:
             plan = self._info_plans[ev.type] = self._info_plan(ev.info)
         raw = ev.raw
@@ -262,8 +266,21 @@ class ArgRenderer:
         """Per event id: (index, 'name=', renderer, ParamInfo) for each parameter it shows."""
         if info.name == "syscall":
             return ()  # generic events show their syscall as evt.type and no arguments
-        return tuple((i, f"{p.name}=", self._by_type.get(p.ptype, self._number), p)
+        return tuple((i, f"{p.name}=", self._renderer_for(p), p)
                      for i, p in enumerate(info.params))
+
+    def _renderer_for(self, p):
+        """The function rendering parameter `p`; plain decimal integers get a dedicated one."""
+        if p.fmt == "PF_DEC" and p.ptype in _PLAIN_INT_TYPES:
+            size, signed = p.size, p.ptype in _SIGNED_TYPES
+
+            def plain_int(ev, raw, p):
+                if len(raw) != size:
+                    return ""
+                return str(int.from_bytes(raw, "little", signed=signed))
+
+            return plain_int
+        return self._by_type.get(p.ptype, self._number)
 
     def arg(self, ev, name):
         """evt.arg.NAME: the parameter's resolved text, or None when the event lacks it.

@@ -9,11 +9,13 @@ Each formatter's `format(ev)` returns the text to print (without the newline), o
 sysdig would not print the event at all (`PrintGate`).
 """
 
+import functools
 import json
 import re
 import time
 
 from .errors import UsageError
+from .event import model
 from .evtinfo import ArgRenderer, BufferFormat, DEFAULT_MAX_BUFFER_CHARS
 
 DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir "
@@ -32,17 +34,34 @@ class PrintGate:
     Internal events (procinfo, sysdigevent, drop, the old container event...) never print.
     Container JSON events written at the head of a capture (the container list sysdig dumps
     before the first real event) do not print either; one met later in the capture does.
+    `kinds[event id]` says which rule applies (PRINT, SKIP or CONTAINER).
     """
 
+    PRINT, SKIP, CONTAINER = 0, 1, 2
+
     def __init__(self):
-        self._past_head = False
+        self.past_head = False
+        self.kinds = _print_kinds()
 
     def allows(self, ev):
-        info = ev.info
-        if info.name in _CONTAINER_JSON_EVENTS:
-            return self._past_head and "EC_INTERNAL" not in info.ec_classes
-        self._past_head = True
-        return "EC_INTERNAL" not in info.ec_classes and "EF_UNUSED" not in info.flags
+        kind = self.kinds[ev.type]
+        if kind == PrintGate.CONTAINER:
+            return self.past_head
+        self.past_head = True
+        return kind == PrintGate.PRINT
+
+
+@functools.cache
+def _print_kinds():
+    kinds = []
+    for info in model().events:
+        if "EC_INTERNAL" in info.ec_classes or "EF_UNUSED" in info.flags:
+            kinds.append(PrintGate.SKIP)
+        elif info.name in _CONTAINER_JSON_EVENTS:
+            kinds.append(PrintGate.CONTAINER)
+        else:
+            kinds.append(PrintGate.PRINT)
+    return tuple(kinds)
 
 
 def signed_tid(tid):
@@ -98,19 +117,34 @@ class DefaultFormatter:
     def __init__(self, state=None, buffer_format=BufferFormat.NORMAL,
                  max_buffer_chars=DEFAULT_MAX_BUFFER_CHARS, renderer=None):
         self.renderer = renderer or ArgRenderer(state, buffer_format, max_buffer_chars)
-        self._clock = _Clock()
         self._gate = PrintGate()
+        # ' > open ' per event id; None for generic events, whose name depends on the event
+        self._heads = tuple(None if info.name == "syscall" else f" {info.dir} {info.name} "
+                            for info in model().events)
+        self._sec = None
+        self._sec_text = ""
 
     def format(self, ev):
-        if not self._gate.allows(ev):
-            return None
+        gate = self._gate
+        if gate.kinds[ev.type]:
+            if not gate.allows(ev):
+                return None
+        else:
+            gate.past_head = True
+        head = self._heads[ev.type]
+        if head is None:
+            head = f" {ev.info.dir} {event_type_name(ev)} "
+        sec, ns = divmod(ev.ts, _NS)
+        if sec != self._sec:  # the H:M:S text changes at most once a second
+            self._sec = sec
+            self._sec_text = time.strftime("%H:%M:%S", time.localtime(sec))
         th = ev.thread
         if th is not None:
             comm, tid = th.comm, th.tid
         else:
             comm, tid = _NA, signed_tid(ev.tid)
-        return (f"{ev.num} {self._clock.time_of_day(ev.ts)} {ev.cpu} {comm} ({tid}) "
-                f"{ev.info.dir} {event_type_name(ev)} {self.renderer.info(ev)}")
+        return (f"{ev.num} {self._sec_text}.{ns:09d} {ev.cpu} {comm} ({tid}){head}"
+                f"{self.renderer.info(ev)}")
 
 
 # --- -p formats -----------------------------------------------------------------------------------

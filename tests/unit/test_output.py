@@ -217,7 +217,8 @@ class _FakeEvent:
     def __init__(self, values):
         self.values = values
         self.ts = TS
-        self.info = model().events[event_id("write", "<")]
+        self.type = event_id("write", "<")
+        self.info = model().events[self.type]
 
     def get(self, field):
         return self.values.get(field)
