@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chisel.core.errors import CaptureFormatError, UsageError
+from chisel.core.event import model
 from chisel.core.scap_reader import ScapReader
 
 DATA = Path(__file__).parent.parent / "data"
@@ -210,3 +211,68 @@ def test_plain_and_gzip_read_alike(tmp_path):
     a = [(e.num, e.ts, e.raw) for e in ScapReader(p).events()]
     b = [(e.num, e.ts, e.raw) for e in ScapReader(DATA / "scap" / "falco_cat_write.scap").events()]
     assert a == b and len(a) == 345
+
+
+def _blk(btype, body):
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+
+SHB_BLOCK = _blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def _old_event(etype, values, *, slack=0, tid=42, flags=None):
+    """A 0x204 (or 0x208 with flags) block: 22-byte header, no nparams."""
+    lens = struct.pack(f"<{len(values)}H", *map(len, values))
+    elen = 22 + len(lens) + sum(map(len, values)) + slack
+    rec = struct.pack("<QqIH", 1_000, tid, elen, etype) + lens + b"".join(values) + b"\0" * slack
+    if flags is None:
+        return _blk(0x204, struct.pack("<H", 1) + rec)
+    return _blk(0x208, struct.pack("<HI", 1, flags) + rec)
+
+
+def test_old_blocks_infer_the_parameter_count(tmp_path):
+    close_e, close_x = model().ids_for_name("close")
+    notification = 280  # states a len 3 bytes too large in old files
+    data = (SHB_BLOCK + _blk(0x12345, b"unknown metadata is skipped")
+            + _old_event(close_e, [struct.pack("<q", 7)])
+            + _old_event(close_x, [struct.pack("<q", 0)], flags=1)
+            + _old_event(notification, [b"id\0", b"hello\0"], slack=3)
+            + _old_event(close_e, [], tid=-1))
+    p = tmp_path / "old.scap"
+    p.write_bytes(data)
+    evs = list(ScapReader(p).events())
+    assert [(e.num, e.type, e.raw, e.cpu, e.dump_flags, e.tid) for e in evs] == [
+        (1, close_e, [struct.pack("<q", 7)], 1, 0, 42),
+        (2, close_x, [struct.pack("<q", 0)], 1, 1, 42),
+        (3, notification, [b"id\0", b"hello\0"], 1, 0, 42),
+        (4, close_e, [], 1, 0, -1),
+    ]
+    assert evs[0].arg("fd") == 7 and evs[3].arg("fd") is None
+
+
+def test_old_event_longer_than_its_table_allows_is_corrupt(tmp_path):
+    close_e = model().ids_for_name("close")[0]
+    p = tmp_path / "bad.scap"
+    p.write_bytes(SHB_BLOCK + _old_event(close_e, [b"\0" * 8, b"\0" * 8]))
+    with pytest.raises(CaptureFormatError, match=f"old event type {close_e}"):
+        list(ScapReader(p).events())
+
+
+def test_iterating_twice_is_refused(tmp_path):
+    p = tmp_path / "one.scap"
+    p.write_bytes(SHB_BLOCK)
+    r = ScapReader(p)
+    assert list(r.events()) == []
+    with pytest.raises(Exception, match="only once"):
+        list(r.events())
+
+
+def test_other_endian_or_newer_major_is_refused(tmp_path):
+    p = tmp_path / "be.scap"
+    p.write_bytes(_blk(0x0A0D0D0A, struct.pack("<IHHq", 0x4D3C2B1A, 1, 0, -1)))
+    with pytest.raises(CaptureFormatError, match="byte-order magic"):
+        ScapReader(p)
+    p.write_bytes(_blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 2, 0, -1)))
+    with pytest.raises(CaptureFormatError, match="unsupported scap version 2.0"):
+        ScapReader(p)
