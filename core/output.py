@@ -22,6 +22,7 @@ DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %
                   "%evt.type %evt.info")
 DEFAULT_JSON_FIELDS = ("evt.num", "evt.outputtime", "evt.cpu", "proc.name", "thread.tid",
                        "evt.dir", "evt.type", "evt.info")
+_DEFAULT_JSON_KEYS = tuple(sorted(DEFAULT_JSON_FIELDS))
 
 _NA = "<NA>"
 _CONTAINER_JSON_EVENTS = frozenset({"container"})
@@ -296,4 +297,19 @@ class JsonFormatter:
     def format(self, ev):
         if not self._gate.allows(ev):
             return None
+        if self.fields == _DEFAULT_JSON_KEYS:
+            return self._default_record_text(ev)
         return self._encoder.encode(self.record(ev))
+
+    def _default_record_text(self, ev):
+        """The default field set written directly: the same text the encoder gives, faster."""
+        text = self._encoder.encode
+        th = ev.thread
+        if th is not None:
+            comm, tid = text(th.comm), th.tid
+        else:
+            comm, tid = "null", signed_tid(ev.tid)
+        return (f'{{"evt.cpu":{ev.cpu},"evt.dir":"{ev.info.dir}",'
+                f'"evt.info":{text(self.renderer.info(ev))},"evt.num":{ev.num},'
+                f'"evt.outputtime":{ev.ts},"evt.type":{text(event_type_name(ev))},'
+                f'"proc.name":{comm},"thread.tid":{tid}}}')

@@ -174,6 +174,16 @@ def test_json_line_is_compact_sorted_and_typed(state):
                     '"proc.name":"echo","thread.tid":7896}')
 
 
+def test_json_default_fields_written_directly_equal_the_encoded_record(state):
+    state.thread(7896).comm = 'é"x\\'
+    ev = make(state, "write", "<", 3, b'a"\n')
+    fmt = JsonFormatter(state=state)
+    assert fmt.format(ev) == json.dumps(fmt.record(ev), separators=(",", ":"), sort_keys=True,
+                                        ensure_ascii=False)
+    picked = JsonFormatter(fields=("evt.num", "proc.name"), state=state)
+    assert picked.format(ev) == '{"evt.num":34385,"proc.name":"é\\"x\\\\"}'
+
+
 def test_json_shows_a_missing_thread_as_null(state):
     ev = make(state, "switch", ">", 0, 0, 0, 0, 0, 0, tid=0)
     obj = json.loads(JsonFormatter(state=state).format(ev))
