@@ -138,8 +138,18 @@ class SnapshotBuilder:
 
     def finish(self):
         """The snapshot, with connected IP sockets oriented client->server as sysdig shows them."""
+        self._route_thread_fd_lists()
         _orient_connections(self.fdtables.values())
         return self.snapshot
+
+    def _route_thread_fd_lists(self):
+        """An fd list filed under a secondary thread's tid belongs to its process's shared table."""
+        pid_of = {t.tid: t.pid for t in self.snapshot.threads}
+        for tid in list(self.fdtables):
+            pid = pid_of.get(tid, tid)
+            if pid != tid:
+                for fd, info in self.fdtables.pop(tid).items():
+                    self.fdtables.setdefault(pid, {}).setdefault(fd, info)
 
 
 def _orient_connections(fdtables):

@@ -276,3 +276,19 @@ def test_other_endian_or_newer_major_is_refused(tmp_path):
     p.write_bytes(_blk(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 2, 0, -1)))
     with pytest.raises(CaptureFormatError, match="unsupported scap version 2.0"):
         ScapReader(p)
+
+
+def test_fd_list_of_a_secondary_thread_lands_in_its_process_table():
+    from chisel.core.scap_meta import SnapshotBuilder
+    from chisel.core.threadinfo import FdInfo, ThreadInfo
+
+    b = SnapshotBuilder()
+    for tid in (10, 11):
+        t = ThreadInfo(tid, 10)
+        t.fdtable = b.fdtable(t.pid)
+        b.snapshot.threads.append(t)
+    b.fdtable(10)[3] = FdInfo(3, "file", "/a")
+    b.fdtable(11)[4] = FdInfo(4, "file", "/b")
+    snap = b.finish()
+    assert snap.threads[0].fdtable is snap.threads[1].fdtable
+    assert sorted((fd, f.name) for fd, f in snap.threads[1].fdtable.items()) == [(3, "/a"), (4, "/b")]
