@@ -314,7 +314,7 @@ class _Cli:
         bare = build_parser()
         globals_, rest, command = split_global_options(self.argv, bare)
         early = bare.parse_args(globals_)
-        if early.help:
+        if early.help and not self._names_a_chisel(rest):
             bare.print_help(self.stdout)
             return ExitCode.OK
         if early.version:
@@ -333,8 +333,8 @@ class _Cli:
             self._report_broken(self.plugins.chisels())
             self.stdout.write("".join(f"{ln}\n" for ln in format_listing(self.plugins.chisels().values())))
             return ExitCode.OK
-        if opts.info is not None:
-            entry = self._resolve(opts.info)
+        if opts.info is not None or opts.help:  # `chisel topfiles --help` is `chisel --info topfiles`
+            entry = self._resolve(opts.info if opts.info is not None else rest[0])
             self._report_broken(self.plugins.chisels())
             self.stdout.write("".join(f"{ln}\n" for ln in format_info(entry)))
             return ExitCode.OK
@@ -374,6 +374,11 @@ class _Cli:
             chisel_args[entry.name] = {**settings.chisel_args.get(entry.name, {}), **arg_values}
         session = Session(config, self.plugins, chisels, chisel_args, stdout=self.stdout, stderr=self.stderr)
         return session.run()
+
+    @staticmethod
+    def _names_a_chisel(rest):
+        """True when the first non-global word is a chisel name or file (for `chisel NAME --help`)."""
+        return bool(rest) and not rest[0].startswith("-") and not reads_as_filter(rest[0])
 
     def _load_plugins(self, settings, cli_dirs):
         from chisel.plugins.manager import load_plugins  # noqa: PLC0415

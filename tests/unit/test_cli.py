@@ -275,3 +275,17 @@ def test_plugin_options_reach_chisel_configure(tmp_path):
     assert run("--plugin-dir", str(tmp_path), "-r", CAT_WRITE, "--strict-mode") == (
         2, "", "chisel: error: strict mode refuses this run; drop --strict-mode\n")
     assert run("--plugin-dir", str(tmp_path), "-r", CAT_WRITE, "-n", "1")[0] == 0
+
+
+def test_duration_limit_runs_on_event_time():
+    # sysdig 0.29.3 -M ends at once on a replay (it compares with the wall clock); the same cut by
+    # filter: sysdig -r libs_curl_google.scap -p %evt.num "evt.rawtime < FIRST+1ms" -> 211..325
+    code, out, err = run("-r", CURL, "-M", "0.001", "-p", "%evt.num")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [str(n) for n in range(211, 326)]
+
+
+def test_chisel_help_is_its_info():
+    code, out, _ = run("--plugin-dir", GOOD, "count_events", "--help")
+    assert code == 0
+    assert out.splitlines()[3] == "count_events    Count events by type."
