@@ -31,14 +31,14 @@ def test_echo_fds_shows_what_cat_read(tmp_path):
     path = tmp_path / "known.txt"
     path.write_text(content)
     # cat's own stdout would land in ours: the shell sends it away, then becomes cat (exec).
-    out = run_cli("echo_fds", "--no-color", f"fd.name contains {path}", "--",
+    out = run_cli("echo_fds", "--no-color", f"fd.name={path}", "--",
                   "sh", "-c", f"exec cat {path} > /dev/null")
     assert out == f"------ Read {len(content)}B from   {path} (cat)\n{content}\n\n"
 
 
 def test_topfiles_totals_what_dd_wrote(tmp_path):
     path = tmp_path / "written.bin"
-    out = run_cli("topfiles", "--interval", "3600", f"fd.name contains {path}", "--",
+    out = run_cli("topfiles", "--interval", "3600", f"fd.name={path}", "--",
                   "dd", "if=/dev/zero", f"of={path}", "bs=1000", "count=23", "status=none")
     assert path.stat().st_size == 23_000
     assert out.splitlines() == ["Bytes               Filename            ", "-" * 80,
@@ -47,7 +47,7 @@ def test_topfiles_totals_what_dd_wrote(tmp_path):
 
 def test_topfiles_ops_counts_each_write(tmp_path):
     path = tmp_path / "written.bin"
-    out = run_cli("topfiles", "--by", "ops", "--interval", "3600", f"fd.name contains {path}", "--",
+    out = run_cli("topfiles", "--by", "ops", "--interval", "3600", f"fd.name={path}", "--",
                   "dd", "if=/dev/zero", f"of={path}", "bs=1000", "count=23", "status=none")
     assert out.splitlines()[2] == f"23                  {path}"
 
