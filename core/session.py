@@ -258,7 +258,9 @@ class Session:
                 self.dispatcher.advance(time.time_ns())
                 continue
             process(ev)
-            if stats.first_ts is None:
+            # The clock starts at the first real event: a capture's internal events (its process
+            # table dump) may carry the time the capture was set up, seconds earlier.
+            if stats.first_ts is None and "EC_INTERNAL" not in ev.info.ec_classes:
                 stats.first_ts = ev.ts
                 if cfg.duration_s is not None:
                     deadline_ns = ev.ts + int(cfg.duration_s * 1_000_000_000)
