@@ -99,7 +99,8 @@ class Cursor:
         """A scap "str": u16 length and the bytes (no NUL)."""
         return bytes(self.take(self.u16()))
 
-    def str(self):
+    def string(self):
+        """A scap "str" decoded to text."""
         return text(self.raw_str())
 
     def sub(self, length):
@@ -212,12 +213,12 @@ def _parse_process_entry(cur, version):
         t.sid = cur.i64()
     if version >= 8:
         t.vpgid = cur.i64()
-    t.comm = cur.str()
-    t.exe = cur.str()
+    t.comm = cur.string()
+    t.exe = cur.string()
     if version >= 7:
-        t.exepath = cur.str()
+        t.exepath = cur.string()
     t.args = text_list(cur.raw_str())
-    t.cwd = cur.str()
+    t.cwd = cur.string()
     t.fdlimit, t.flags, t.uid, t.gid = cur.unpack("QIII")
     if version >= 2:
         t.vmsize_kb, t.vmrss_kb, t.vmswap_kb, t.pfmajor, t.pfminor = cur.unpack("IIIQQ")
@@ -227,7 +228,7 @@ def _parse_process_entry(cur, version):
         t.vtid, t.vpid = cur.unpack("qq")
         t.cgroups = text_list(cur.raw_str())
     if version >= 5:
-        t.root = cur.str()
+        t.root = cur.string()
     if version >= 9:
         _parse_v9_tail(cur, t)
     return t
@@ -294,14 +295,14 @@ def _parse_fd_entry(cur, sized):
     elif ftype == FD_UNIX_SOCK:
         f.source, f.dest = cur.unpack("QQ")
         # Paths copied from /proc/net/unix keep their line's newline; sysdig shows them without it.
-        f.name = cur.str().rstrip("\n")
+        f.name = cur.string().rstrip("\n")
     elif ftype == FD_FILE_V2:
         f.flags = cur.u32()
-        f.name = cur.str()
+        f.name = cur.string()
         if sized and cur.left() >= 4:
             f.dev = cur.u32()
     else:
-        f.name = cur.str()
+        f.name = cur.string()
     return f
 
 
@@ -338,8 +339,8 @@ def _parse_user_list(cur, version, snapshot):
         kind = entry.u8()
         if kind == 0:
             uid, gid = entry.unpack("II")
-            name, home, shell = entry.str(), entry.str(), entry.str()
+            name, home, shell = entry.string(), entry.string(), entry.string()
             snapshot.users[uid] = UserInfo(uid, gid, name, home, shell)
         else:
             gid = entry.u32()
-            snapshot.groups[gid] = GroupInfo(gid, entry.str())
+            snapshot.groups[gid] = GroupInfo(gid, entry.string())

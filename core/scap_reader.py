@@ -15,11 +15,11 @@ stream (for a gzip file that is not the position in the file on disk).
 """
 
 import gzip
-from itertools import accumulate
 import os
 import stat
 import struct
 import zlib
+from itertools import accumulate
 
 from . import scap_meta as blk
 from .errors import CaptureFormatError, ChiselRuntimeError, UsageError
