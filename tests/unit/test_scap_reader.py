@@ -139,13 +139,23 @@ def test_fifo_is_usage_error_without_hanging(tmp_path):
         ScapReader(fifo)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_is_usage_error(tmp_path):
+def test_unreadable_is_usage_error(tmp_path, monkeypatch):
     p = tmp_path / "x.scap"
     p.write_bytes(b"")
-    p.chmod(0)
-    with pytest.raises(UsageError, match="permission denied"):
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)  # root reads any file, so refuse it here
+    with pytest.raises(UsageError) as e:
         ScapReader(p)
+    assert e.value.message == (f"cannot read capture file '{p}': permission denied; "
+                               "check the file's permissions")
+
+
+def test_device_is_refused_without_reading_it():
+    with pytest.raises(UsageError, match="not a regular file"):
+        ScapReader("/dev/zero")
 
 
 def test_empty_and_foreign_files_are_format_errors(tmp_path):
