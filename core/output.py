@@ -170,10 +170,13 @@ def expand_escapes(fmt):
     return "".join(out)
 
 
-def parse_format(fmt):
+def parse_format(fmt, check_field=None):
     """Split a -p text into literal strings and `(field, width)` tokens.
 
-    Raises UsageError for "formatting cannot end with a %" and "invalid formatting token X".
+    `check_field(name)` (e.g. the registry's lookup) may reject a field by raising UsageError.
+    Errors are sysdig's: "invalid formatting token REST" (REST: the text after the '%', or after
+    the width for an unknown field) and "invalid formatting syntax: formatting cannot end with
+    a %" / "... with a number".
     """
     tokens = []
     literal = []
@@ -186,16 +189,25 @@ def parse_format(fmt):
             i += 1
             continue
         if i + 1 >= n:
-            raise UsageError("formatting cannot end with a %")
+            raise UsageError("invalid formatting syntax: formatting cannot end with a %")
         m = _FIELD_RE.match(fmt, i + 1)
-        if m is None or not m.group(2):
-            bad = fmt[i:].split(" ", 1)[0]
-            raise UsageError(f"invalid formatting token {bad}")
+        if m is None:
+            if fmt[i + 1:].isdigit():
+                raise UsageError("invalid formatting syntax: formatting cannot end with a number")
+            raise UsageError(f"invalid formatting token {fmt[i + 1:]}")
+        field = m.group(2)
+        if check_field is not None:
+            try:
+                check_field(field)
+            except UsageError as exc:
+                hint = exc.message.partition("; ")[2]
+                message = f"invalid formatting token {fmt[m.start(2):]}"
+                raise UsageError(f"{message}; {hint}" if hint else message) from None
         if literal:
             tokens.append("".join(literal))
             literal = []
         width = int(m.group(1)) if m.group(1) else None
-        tokens.append((m.group(2), width))
+        tokens.append((field, width))
         i = m.end()
     if literal:
         tokens.append("".join(literal))
@@ -222,11 +234,8 @@ class FormatFormatter:
         self.print_all = fmt.startswith("*")
         if self.print_all:
             fmt = fmt[1:]
-        self.tokens = parse_format(fmt)
-        if registry is not None:
-            for tok in self.tokens:
-                if isinstance(tok, tuple):
-                    registry.lookup(tok[0])  # unknown fields fail now, with a did-you-mean
+        # unknown fields fail now (sysdig's message, plus the registry's did-you-mean)
+        self.tokens = parse_format(fmt, registry.lookup if registry is not None else None)
         self._clock = clock or _Clock()
         self._gate = PrintGate()
 

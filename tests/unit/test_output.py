@@ -208,13 +208,27 @@ def test_parse_format_tokens_and_widths():
         ("proc.aname[2]", None), "]"]
 
 
-@pytest.mark.parametrize("fmt, message", [("%evt.num %", "formatting cannot end with a %"),
-                                          ("%evt.num %% x", "invalid formatting token %%"),
-                                          ("a %-3 b", "invalid formatting token %-3")])
-def test_parse_format_errors(fmt, message):
+@pytest.mark.parametrize("fmt, message", [
+    ("%evt.num %", "invalid formatting syntax: formatting cannot end with a %"),
+    ("%evt.num %12", "invalid formatting syntax: formatting cannot end with a number"),
+    ("a %evt.num %%x y", "invalid formatting token %x y"),
+    ("%evt.num %-5 abc", "invalid formatting token -5 abc"),
+    ("%evt.num % x", "invalid formatting token  x")])
+def test_parse_format_errors_are_sysdigs(fmt, message):
     with pytest.raises(UsageError) as exc:
         parse_format(fmt)
     assert exc.value.message == message
+
+
+def test_unknown_field_in_a_format_is_an_invalid_token_with_a_hint():
+    def lookup(name):
+        if name not in ("proc.name", "evt.num"):
+            raise UsageError(f"unknown field '{name}'; did you mean 'proc.name'?")
+
+    with pytest.raises(UsageError) as exc:
+        parse_format("%evt.num %3proc.nam abc", lookup)
+    assert exc.value.message == ("invalid formatting token proc.nam abc; "
+                                 "did you mean 'proc.name'?")
 
 
 def test_expand_escapes():
