@@ -103,3 +103,15 @@ def test_json_lines():
                                         "server": "127.0.0.1:8080", "process": "client", "pid": 10,
                                         "bytes_in": 0, "bytes_out": 100, "duration_ns": 500_000,
                                         "closed": False}]}
+
+
+def test_interval_prints_the_growing_table_each_time():
+    _, chisel, ctx = run(NetConns, [], args={"interval": "1"})
+    ctx.buffer.seek(0)
+    ctx.buffer.truncate()
+    chisel.on_event(io(1, "a", 1, 10, True))
+    chisel.on_interval(1_000_000_000, 1_000_000_000)
+    chisel.on_event(io(1, "a", 2, 5, False))
+    chisel.on_interval(2_000_000_000, 1_000_000_000)
+    rows = [line for line in ctx.buffer.getvalue().splitlines() if line.startswith("tcp")]
+    assert [row.split()[3:5] for row in rows] == [["10B", "0B"], ["10B", "5B"]]
