@@ -136,7 +136,7 @@ class _Compiler:
         return _any_of(tuple(self.predicate(c) for c in children))
 
     def resolve(self, node):
-        """(lookup key for ev.get, field class) for the check's field."""
+        """(lookup key for ev.get, field class, sysdig type name) for the check's field."""
         field = node.field
         if field in ALIASES:
             real = ALIASES[field]
@@ -150,19 +150,20 @@ class _Compiler:
             self.fail(e.message, node.pos)
         except Exception as e:  # noqa: BLE001 - a plugin's field registry must not crash parsing
             self.fail(f"field '{field}' cannot be used: {e}", node.pos)
-        return field, _field_class(getattr(fdef, "ftype", "CHARBUF"))
+        ftype = str(getattr(fdef, "ftype", "CHARBUF")).upper().removeprefix("PT_")
+        return field, _field_class(ftype), ftype
 
     def check(self, node):
-        key, cls = self.resolve(node)
+        key, cls, ftype = self.resolve(node)
         op = node.op
         if op not in _SUPPORTED[cls]:
             self.fail(f"'{op}' not supported for {_CLASS_WORDS[cls]} field '{node.field}'", node.op_pos)
         if op == "exists":
             return lambda ev: ev.get(key) is not None
         if op in LIST_OPS:
-            pred = self.list_check(node, key, cls)
+            pred = self.list_check(node, key, cls, ftype)
         else:
-            want = self.value(node.value, cls, op, node.field)
+            want = self.value(node.value, cls, ftype, op, node.field)
             fast = _fast_path(cls, op, want)
             if op == "!=":
                 pred = _not_equal(key, _equal_test(cls, want), fast)
@@ -179,8 +180,8 @@ class _Compiler:
             return _order_test(cls, op, want)
         return _text_test(cls, op, want)
 
-    def list_check(self, node, key, cls):
-        values = tuple(self.value(v, cls, "=", node.field) for v in node.value)
+    def list_check(self, node, key, cls, ftype):
+        values = tuple(self.value(v, cls, ftype, "=", node.field) for v in node.value)
         if node.op == "pmatch":
             prefixes = tuple(v.rstrip("/") for v in values)
             return _scalar(key, lambda v: _path_under(_as_text(v), prefixes))
@@ -191,7 +192,7 @@ class _Compiler:
         return _membership(key, lambda c: coerce(c) in wanted, node.op)
 
     # -- right-hand values, parsed once for the field's class --------------------------------
-    def value(self, value, cls, op, field):
+    def value(self, value, cls, ftype, op, field):
         text, pos = value.text, value.pos
         if op in ("bcontains", "bstartswith"):
             return _hex_bytes(text) or self.fail(
@@ -202,7 +203,7 @@ class _Compiler:
                 number = _service_port(text)
             if number is None:
                 self.fail(f"'{text}' is not a number, as {_CLASS_WORDS[cls]} field '{field}' needs", pos)
-            return number
+            return _to_width(number, ftype)
         if cls == "bool":
             if text not in ("true", "false"):
                 self.fail(f"'{text}' is not a boolean; use true or false", pos)
@@ -237,9 +238,7 @@ _CLASS_WORDS = {"string": "string", "buffer": "buffer", "numeric": "numeric", "p
                 "bool": "boolean", "ip": "IP address", "net": "IP network"}
 
 
-def _field_class(ftype):
-    name = str(ftype).upper()
-    name = name.removeprefix("PT_")
+def _field_class(name):
     if name == "BOOL":
         return "bool"
     if name == "PORT":
@@ -434,6 +433,31 @@ def _text_test(cls, op, want):
     if op in ("glob", "iglob"):
         return lambda v: want.match(get(v)) is not None
     return lambda v: want.fullmatch(get(v)) is not None  # regex
+
+
+# Integer types by (bits, signed): sysdig stores the right side in the field's own C type, so
+# `evt.num > -1` compares against 2**64-1 and `user.uid = -1` finds uid 4294967295.
+_INT_WIDTHS = {"RELTIME": (64, False), "ABSTIME": (64, False), "ERRNO": (64, True),
+               "FD": (64, True), "PID": (64, True), "UID": (32, False), "GID": (32, False),
+               "MODE": (32, False), "PORT": (16, False), "SYSCALLID": (16, False),
+               "SIGTYPE": (8, False)}
+
+
+def _to_width(number, ftype):
+    """`number` wrapped into integer type `ftype` as a C cast would; floats stay as they are."""
+    if type(number) is not int:
+        return number
+    width = _INT_WIDTHS.get(ftype)
+    if width is None:
+        m = re.fullmatch(r"(U?)INT(\d+)|(?:ENUM)?FLAGS(\d+)", ftype)
+        if m is None:
+            return number
+        width = (int(m.group(2) or m.group(3)), m.group(1) == "" and m.group(2) is not None)
+    bits, signed = width
+    number &= (1 << bits) - 1
+    if signed and number >> (bits - 1):
+        number -= 1 << bits
+    return number
 
 
 def _path_under(path, prefixes):

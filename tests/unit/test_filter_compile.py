@@ -243,3 +243,14 @@ def model_ids(name):
     from chisel.core.event import model
 
     return model().ids_for_name(name)
+
+
+@pytest.mark.parametrize("text, fields, expected", [
+    # sysdig casts the right side to the field's C type (checked with sysdig 0.29.3).
+    ("evt.num > -1", {"evt.num": 5}, False),          # UINT64: -1 is 2**64-1
+    ("user.uid = -1", {"user.uid": 4294967295}, True),  # UINT32
+    ("evt.rawres > -5", {"evt.rawres": -2}, True),     # INT64 keeps its sign
+    ("evt.num < 1.5", {"evt.num": 1}, True),           # fractions are not cast
+])
+def test_numbers_take_the_field_width(text, fields, expected):
+    assert matches(text, fields) is expected
