@@ -16,8 +16,8 @@ setup:
 # Live when we are root and the syscall tracepoints exist; otherwise the sample capture.
 demo: setup
 	@if [ "$$(id -u)" = 0 ] && [ -d /sys/kernel/tracing/events/syscalls ]; then \
-		echo "demo: echo_fds on a live 'cat /etc/os-release' (chisel echo_fds -- cat /etc/os-release)"; \
-		$(CHISEL) echo_fds -- cat /etc/os-release; \
+		echo "demo: chisel echo_fds fd.name=/etc/os-release -- sh -c 'cat /etc/os-release >/dev/null'"; \
+		$(CHISEL) echo_fds fd.name=/etc/os-release -- sh -c 'cat /etc/os-release >/dev/null'; \
 	else \
 		echo "demo: live capture needs root and BPF; replaying $(SAMPLE) through echo_fds instead"; \
 		TZ=UTC $(CHISEL) -r $(SAMPLE) echo_fds; \
