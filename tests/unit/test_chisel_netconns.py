@@ -114,4 +114,4 @@ def test_interval_prints_the_growing_table_each_time():
     chisel.on_event(io(1, "a", 2, 5, False))
     chisel.on_interval(2_000_000_000, 1_000_000_000)
     rows = [line for line in ctx.buffer.getvalue().splitlines() if line.startswith("tcp")]
-    assert [row.split()[3:5] for row in rows] == [["10B", "0B"], ["10B", "5B"]]
+    assert [row.split()[4:6] for row in rows] == [["10B", "0B"], ["10B", "5B"]]
