@@ -102,3 +102,28 @@ def test_dyn_param_uses_its_table():
     raw = [b""] * len(info.params)
     raw[i] = wire
     assert Event(0, 1, setsockopt_x, raw).param(i) == (2, 4096)
+
+
+def test_every_parameter_of_the_real_captures_decodes_to_its_documented_type():
+    from pathlib import Path
+
+    from chisel.core.scap_reader import ScapReader
+
+    kinds = {"PT_CHARBUF": str, "PT_FSPATH": str, "PT_FSRELPATH": str, "PT_BYTEBUF": bytes,
+             "PT_FD": int, "PT_ERRNO": int, "PT_PID": int, "PT_FLAGS32": int, "PT_UINT64": int,
+             "PT_SOCKTUPLE": (tuple, type(None)), "PT_SOCKADDR": (tuple, type(None)),
+             "PT_FDLIST": tuple, "PT_DYN": tuple}
+    seen = set()
+    total = 0
+    for path in sorted((Path(__file__).parent.parent / "data" / "scap").glob("*.scap")):
+        for ev in ScapReader(path).events():
+            params = ev.info.params + ev.info.extra_params
+            for i in range(len(ev.raw)):
+                value = ev.param(i)
+                total += 1
+                ptype = params[i].ptype if i < len(params) else None
+                if ptype in kinds and ev.raw[i]:
+                    assert isinstance(value, kinds[ptype]), (path.stem, ev, i, value)
+                    seen.add(ptype)
+    assert total == 37586
+    assert seen == set(kinds) - {"PT_DYN", "PT_FSRELPATH"}  # no capture here carries those two
