@@ -91,12 +91,14 @@ class State:
     """Threads, fds, users and groups, updated from events as sysdig does.
 
     `threads` {tid: ThreadInfo}, `users` {uid: UserInfo}, `groups` {gid: GroupInfo},
-    `first_ts` (time of the first event that is not a container event; None before it).
+    `first_ts` (time of the first event that is not a container event; None before it),
+    `snapshot` (the one it started from).
     With `live=True`, a tid not in the table is read from /proc on first sight (`proc_lookup`,
     a function tid -> ThreadInfo or None, replaceable for tests).
     """
 
     def __init__(self, snapshot, live=False, proc_lookup=None):
+        self.snapshot = snapshot  # the source's: machine info and interfaces for the fields
         self.threads = {t.tid: t for t in snapshot.threads}
         self.users = dict(snapshot.users)
         self.groups = dict(snapshot.groups)

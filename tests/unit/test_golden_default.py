@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from chisel.core.evtinfo import BufferFormat
-from chisel.core.output import DefaultFormatter, JsonFormatter
+from chisel.core.fields import registry
+from chisel.core.output import DefaultFormatter, FormatFormatter, JsonFormatter
 from chisel.core.scap_reader import ScapReader
 from chisel.core.state import State
 
@@ -85,6 +86,22 @@ def test_json_output_equals_sysdig(name):
 def test_buffer_modes_equal_sysdig(name, mode):
     lines = replay(name, lambda st: DefaultFormatter(st, buffer_format=mode))
     assert "".join(line + "\n" for line in lines) == golden_text(name, f"default-{mode}")
+
+
+DEFAULT_AS_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir "
+                     "%evt.type %evt.info")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_format_through_the_field_registry_equals_sysdig(name):
+    """-p with the default format goes through ev.get for every field: same text."""
+    def make(state):
+        reg = registry()
+        reg.bind_state(state)
+        return FormatFormatter(DEFAULT_AS_FORMAT, registry=reg)
+
+    text = "".join(line + "\n" for line in replay(name, make))
+    assert text == golden_text(name, "default")
 
 
 def test_json_lines_are_byte_identical_where_sysdig_escapes_alike():
