@@ -56,6 +56,7 @@ def _flag_value(table, name):
 
 _O_CLOEXEC = _flag_value("file_flags", "O_CLOEXEC")
 _O_DIRECTORY = _flag_value("file_flags", "O_DIRECTORY")
+_CLOSE_RANGE_CLOEXEC = _flag_value("close_range_flags", "CLOSE_RANGE_CLOEXEC")
 _CLONE_THREAD = _flag_value("clone_flags", "CLONE_THREAD")
 _CLONE_FILES = _flag_value("clone_flags", "CLONE_FILES")
 _CLONE_PARENT = _flag_value("clone_flags", "CLONE_PARENT")
@@ -141,6 +142,7 @@ class State:
             ("clone", "<"): self._on_clone, ("clone3", "<"): self._on_clone,
             ("fork", "<"): self._on_clone, ("vfork", "<"): self._on_clone,
             ("procexit", ">"): self._on_procexit,
+            ("close_range", "<"): self._on_close_range,
         }
 
     # --- lookups (the contract the fields use) -----------------------------------------------
@@ -292,6 +294,22 @@ class State:
         fd = ev.fdnum
         if res is not None and res >= 0 and fd is not None:
             ev.fd = th.fdtable.pop(fd, None)
+
+    def _on_close_range(self, ev, th):
+        """close_range(first, last, flags): closes the range, or marks it close-on-exec."""
+        if self._res(ev) != 0:
+            return
+        first = self._int_arg(ev, "first", enter=False)
+        last = self._int_arg(ev, "last", enter=False)
+        if first is None or last is None:
+            return
+        flags = self._int_arg(ev, "flags", enter=False) or 0
+        table = th.fdtable
+        for fd in [fd for fd in table if first <= fd <= last]:
+            if flags & _CLOSE_RANGE_CLOEXEC:
+                table[fd].cloexec = True
+            else:
+                del table[fd]
 
     def _on_simple_fd(self, ev, th):
         fd = self._res(ev)
@@ -515,9 +533,12 @@ class State:
         if ptid is not None and ptid >= 0 and th.ptid <= 0:
             th.ptid = ptid
         # the executable's path is what the caller asked to run
-        raw = self._arg(ev, "filename") if ev.enter is not None else None
-        if raw is not None:
-            th.exepath = raw_str(raw)
+        if ev.enter is not None:
+            raw = self._arg(ev, "filename")
+            if raw is None:
+                raw = self._arg(ev, "pathname")  # execveat
+            if raw is not None:
+                th.exepath = raw_str(raw)
         # close-on-exec fds do not survive the new program
         table = th.fdtable
         for fd in [fd for fd, f in table.items() if f.cloexec]:

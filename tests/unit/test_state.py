@@ -317,3 +317,34 @@ def test_live_mode_asks_proc_for_unknown_tids():
     assert asked == [77, 78]
     assert state.thread(77).comm == "sshd"
     assert state.thread(78).comm == "<NA>"
+
+
+def test_close_range_closes_or_marks_close_on_exec():
+    r = Replay([shell()])
+    for fd in (3, 4, 5, 9):
+        r.ev("open", "<", fd, f"/f{fd}", 1, 0, 0)
+    r.ev("close_range", "<", 0, 4, 5, 0)
+    assert sorted(r.state.thread(100).fdtable) == [0, 3, 9]
+    cloexec = next(v for v, n in model().flag_tables["close_range_flags"].entries
+                   if n == "CLOSE_RANGE_CLOEXEC")
+    r.ev("close_range", "<", 0, 9, 100, cloexec)
+    assert r.state.thread(100).fdtable[9].cloexec is True
+
+
+def test_dup2_and_fcntl_dupfd_copy_the_entry():
+    r = Replay([shell()])
+    r.ev("open", "<", 3, "/etc/passwd", 1, 0, 0)
+    r.ev("dup2", ">", 3)
+    assert r.ev("dup2", "<", 7, 3, 7).fd.name == "/etc/passwd"
+    dupfd = next(v for v, n in model().flag_tables["fcntl_commands"].entries if n == "F_DUPFD")
+    r.ev("fcntl", ">", 3, dupfd)
+    ev = r.ev("fcntl", "<", 12)
+    assert (ev.fdnum, ev.fd.name) == (12, "/etc/passwd")
+
+
+def test_memfd_and_epoll_fds_are_typed_and_named():
+    r = Replay([shell()])
+    r.ev("memfd_create", "<", 5, "cache", 0)
+    r.ev("epoll_create1", "<", 6, 0)
+    table = r.state.thread(100).fdtable
+    assert (table[5].type, table[5].name, table[6].type) == ("memfd", "memfd:cache", "eventpoll")
