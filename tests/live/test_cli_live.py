@@ -106,3 +106,20 @@ def test_unknown_chisel_fails_before_any_probe_is_attached():
     assert result.returncode == 2
     assert result.stderr.startswith("chisel: error: unknown chisel 'no_such_chisel'")
     assert BANNER not in result.stderr
+
+
+def test_live_write_is_read_back_by_sysdig_and_by_chisel(tmp_path, known_file):
+    target = str(tmp_path / "live.scap")
+    result = chisel_run("-w", target, "fd.name=" + known_file, "--", "cat", known_file)
+    assert result.returncode == 0
+    assert oct(os.stat(target).st_mode & 0o777) == "0o600"
+    fmt = "%evt.dir %evt.type %fd.name"
+    expected = [f"> openat {known_file}", f"< openat {known_file}", f"> read {known_file}",
+                f"< read {known_file}", f"> read {known_file}", f"< read {known_file}",
+                f"> close {known_file}", f"< close {known_file}"]
+    ours = chisel_run("-r", target, "-p", fmt)
+    theirs = subprocess.run(["sysdig", "-r", target, "-p", fmt], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "TZ": "UTC"})
+    assert ours.returncode == 0 and theirs.returncode == 0
+    assert [ln for ln in ours.stdout.splitlines() if known_file in ln] == expected
+    assert [ln for ln in theirs.stdout.splitlines() if known_file in ln] == expected
