@@ -327,7 +327,8 @@ def _parse_interface_list(cur, version, snapshot):
         if iftype in (IF_IPV4, IF_IPV6):
             entry.u64()  # link speed
         name = text(bytes(entry.take(namelen)))
-        snapshot.interfaces.append((name, int(family), addr))
+        # Family as text, the same spelling the live /proc scan uses.
+        snapshot.interfaces.append((name, "ipv4" if family == socket.AF_INET else "ipv6", addr))
 
 
 def _parse_user_list(cur, version, snapshot):

@@ -48,6 +48,8 @@ def _block(btype, body):
 
 def _str(text):
     """A scap "str": u16 length + bytes (no NUL), cut to what a u16 can count."""
+    if text is None:
+        text = ""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
     data = data[:_MAX_STR]
     return struct.pack("<H", len(data)) + data
@@ -123,9 +125,9 @@ class ScapWriter:
 
     @staticmethod
     def _interface_entry(iface):
-        name, family, addr = iface
+        name, family, addr = iface[0], iface[1], str(iface[2]).split("/")[0]
         data = name.encode()
-        if family == socket.AF_INET6:
+        if family in ("ipv6", socket.AF_INET6) or ":" in addr:
             fields = struct.pack("<HH", meta.IF_IPV6, len(data)) + _ip_bytes(socket.AF_INET6, addr) + b"\0" * 32
         else:
             fields = struct.pack("<HH", meta.IF_IPV4, len(data)) + _ip_bytes(socket.AF_INET, addr) + b"\0" * 8
@@ -150,7 +152,8 @@ class ScapWriter:
             struct.pack("<QIII", t.fdlimit, t.flags, t.uid & 0xFFFFFFFF, t.gid & 0xFFFFFFFF),
             struct.pack("<IIIQQ", t.vmsize_kb, t.vmrss_kb, t.vmswap_kb, t.pfmajor, t.pfminor),
             _str_list(t.env), struct.pack("<qq", t.vtid, t.vpid), _str_list(t.cgroups), _str(t.root),
-            struct.pack("<iB", t.loginuid, 0),  # the 0.29 tail: loginuid, exe_writable (unknown)
+            # The 0.29 tail: loginuid (written as its 32 bits, -1 and 4294967295 alike), exe_writable.
+            struct.pack("<IB", t.loginuid & 0xFFFFFFFF, 0),
         ))
         return _U32.pack(len(body) + 4) + body
 
