@@ -30,6 +30,7 @@ from .gate import GatedProcess
 from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types
 
 POLL_INTERVAL_S = 0.005
+IDLE_TICK_S = 0.1
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 
 
@@ -225,10 +226,15 @@ class LiveSource:
         self._stopping = True
 
     def events(self):
-        """Events in the project's model, numbered from 1, until `stop()` or the command's exit."""
+        """Events in the project's model, numbered from 1, until `stop()` or the command's exit.
+
+        While nothing happens it yields None every IDLE_TICK_S, so a consumer can follow the wall
+        clock (interval ticks) and notice a stop request even on an idle system.
+        """
         consume = self._bpf.ring_buffer_consume
         decode = self._decoder.decode
         pending = self._pending
+        last_yield = time.monotonic()
         while True:
             done = self._stopping
             if self._child is not None and self._child.poll() is not None:
@@ -239,10 +245,14 @@ class LiveSource:
                 batch = pending[:]
                 del pending[:]
                 yield from decode(batch)
+                last_yield = time.monotonic()
             elif done:
                 return
             else:
                 time.sleep(POLL_INTERVAL_S)
+                if time.monotonic() - last_yield >= IDLE_TICK_S:
+                    yield None
+                    last_yield = time.monotonic()
 
     def close(self):
         """Detach every probe and free the maps; a command still running is killed."""

@@ -25,7 +25,7 @@ def _res(ev):
 def _run(**kw):
     src = LiveSource(**kw)
     try:
-        events = list(src.events())
+        events = [ev for ev in src.events() if ev is not None]
     finally:
         src.close()
     return src, events
@@ -120,7 +120,7 @@ def test_overload_received_plus_drops_equals_generated():
                      command=[sys.executable, "-S", "-c", prog])
     try:
         _wait_exited(src.child_pid)  # the consumer sleeps while the workload runs
-        events = list(src.events())
+        events = [ev for ev in src.events() if ev is not None]
     finally:
         src.close()
     writes_seen = sum(1 for ev in events if ev.name == "write")
@@ -153,10 +153,26 @@ def test_pid_traces_one_running_process_until_stop(tmp_path):
             src.stop()
 
         threading.Thread(target=stop_when_done).start()
-        events = list(src.events())
+        events = [ev for ev in src.events() if ev is not None]
     finally:
         src.close()
     reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
     assert {ev.tid for ev in events} == {proc.pid}
     assert [_res(ev) for ev in reads] == [1000] * 5
     assert src.child_exit_code is None
+
+
+def test_idle_source_yields_none_then_stops():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    src = LiveSource(event_types=frozenset({"read"}), pid=sleeper.pid)
+    try:
+        seen = []
+        for ev in src.events():
+            seen.append(ev)
+            if len(seen) == 3:
+                src.stop()
+    finally:
+        src.close()
+        sleeper.kill()
+        sleeper.wait()
+    assert seen == [None, None, None]
