@@ -11,7 +11,14 @@ Rules that decide what sysdig prints, found by comparing with sysdig 0.29.3's ou
 * procexit removes its thread only when the next event arrives, so the procexit event itself
   still prints with its process name;
 * a socket gets its L4 protocol at connect (from the socket type given to socket()) or at a
-  bind to a non-zero port (a listening socket, TCP), never at socket() itself.
+  bind to a non-zero port (a listening socket, TCP), never at socket() itself; a failed connect
+  leaves it unnamed, a connected one keeps its first tuple, and a sendto to an address names a
+  socket not yet connected;
+* only EF_USES_FD events refer to an fd (mmap's fd parameter does not count): enters name it,
+  exits reuse the thread's last fd-using enter's fd whether paired or not (0 before any); an
+  fd-creating enter, and a failed fd-creating exit, refer to fd -1;
+* execve keeps the cwd (its cwd parameter is ignored) and takes exepath from the path run; a
+  clone child takes its parent's cwd and exepath, and the calling thread as parent.
 """
 
 import json
