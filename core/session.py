@@ -47,6 +47,8 @@ class Session:
         self.writer = None
         self.dispatcher = None
         self._registry = None  # the field registry, loaded on first need
+        self._prefilters = {}  # chisel name -> its compiled prefilter, filled by prepare()
+        self._args = {}  # chisel name -> its argument namespace, filled by prepare()
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
 
@@ -67,7 +69,6 @@ class Session:
             self._check_chisel(entry)
         text = self._filter_text()
         self.filter = compile_filter(text, self._field_registry()) if text else None
-        self._prefilters = {}
         for entry in self.chisels:
             text = entry.cls.prefilter
             if text:
