@@ -351,10 +351,17 @@ def test_filter_only_fields_give_both_endpoints_as_a_tuple():
     ev = _event("read", ">", [5, 100], fd=_socket(), fdnum=5)
     got = {f: ev.get(f) for f in ("fd.ip", "fd.port", "fd.net", "fd.proto", "fd.cnet", "fd.snet")}
     assert got == {"fd.ip": ("10.0.0.1", "10.0.0.2"), "fd.port": (40000, 80),
-                   "fd.net": ("10.0.0.1", "10.0.0.2"), "fd.proto": ("40000", "80"),
+                   "fd.net": ("10.0.0.1", "10.0.0.2"), "fd.proto": (40000, 80),
                    "fd.cnet": ("10.0.0.1",), "fd.snet": ("10.0.0.2",)}
     for name in got:
         assert registry().lookup(name)[0].filter_only
+
+
+def test_filter_only_fields_see_unknown_endpoints_as_zero():
+    fd = FdInfo(5, "ipv6", "")
+    ev = _event("close", ">", [5], fd=fd, fdnum=5)
+    assert (ev.get("fd.ip"), ev.get("fd.port"), ev.get("fd.cip"), ev.get("fd.lnet")) == \
+        (("::", "::"), (0, 0), None, ("::",))
 
 
 def test_socket_fields_and_local_end_from_the_role_without_interfaces():
