@@ -348,3 +348,19 @@ def test_memfd_and_epoll_fds_are_typed_and_named():
     r.ev("epoll_create1", "<", 6, 0)
     table = r.state.thread(100).fdtable
     assert (table[5].type, table[5].name, table[6].type) == ("memfd", "memfd:cache", "eventpoll")
+
+
+def test_live_mode_reads_an_unknown_process_from_proc():
+    import subprocess  # noqa: PLC0415 - only this test starts a process
+
+    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        state = State(Snapshot(), live=True)
+        etype = event_id("read", ">")
+        ev = Event(1, proc.pid, etype, encode_params(etype, [0, 10]))
+        state.process(ev)
+        assert (ev.thread.tid, ev.thread.pid, ev.thread.comm) == (proc.pid, proc.pid, "cat")
+        assert (ev.fdnum, ev.fd.type) == (0, "pipe")
+    finally:
+        proc.kill()
+        proc.wait()
