@@ -30,11 +30,15 @@ _CPU = struct.Struct("<H")
 _CPU_FLAGS = struct.Struct("<HI")
 
 # sysdig's fd.type names -> scap_fd_type numbers for the fd list (sockets are decided by role).
+# sysdig 0.29 refuses a whole file whose fd list holds a type above 16, so newer kinds are written
+# the way 0.29's own /proc scan recorded them: memfds as files, other anonymous inodes (bpf,
+# userfaultfd, io_uring, pidfd) as 'unsupported'.
+_UNSUPPORTED = 10
 _FD_TYPE_NUMBERS = {
     "unknown": 0, "file": meta.FD_FILE_V2, "directory": 2, "pipe": 7, "unix": meta.FD_UNIX_SOCK,
-    "event": 9, "unsupported": 10, "signalfd": 11, "eventpoll": 12, "inotify": 13,
-    "timerfd": 14, "netlink": 15, "bpf": 17, "userfaultfd": 18, "io_uring": 19, "memfd": 20,
-    "pidfd": 21,
+    "event": 9, "unsupported": _UNSUPPORTED, "signalfd": 11, "eventpoll": 12, "inotify": 13,
+    "timerfd": 14, "netlink": 15, "memfd": meta.FD_FILE_V2, "bpf": _UNSUPPORTED,
+    "userfaultfd": _UNSUPPORTED, "io_uring": _UNSUPPORTED, "pidfd": _UNSUPPORTED,
 }
 _L4PROTO_NUMBERS = {name: n for n, name in meta.L4PROTOS.items()}
 
@@ -175,7 +179,7 @@ class ScapWriter:
                 body = (_ip_bytes(family, local[0]) + _ip_bytes(family, remote[0])
                         + struct.pack("<HHB", local[1] or 0, remote[1] or 0, proto))
         else:
-            ftype = _FD_TYPE_NUMBERS.get(f.type, 0)
+            ftype = _FD_TYPE_NUMBERS.get(f.type, _UNSUPPORTED)
             head = struct.pack("<qQB", f.fd, f.ino, ftype)
             if ftype == meta.FD_UNIX_SOCK:
                 body = struct.pack("<QQ", f.source, f.dest) + _str(f.name)
