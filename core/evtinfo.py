@@ -10,10 +10,10 @@ never builds intermediate Python objects it does not need. Resolved forms follow
 
 import base64
 import errno
-import ipaddress
 import struct
 
 from .event import model
+from .params import AF_INET, AF_INET6, AF_UNIX, decode_value
 
 # Kernel-internal error numbers that reach user space through syscall exit values; Python's errno
 # module does not know them. Names as the kernel (and sysdig) spell them.
@@ -29,9 +29,6 @@ _ERRNO_PREFERRED = {11: "EAGAIN", 35: "EDEADLK", 95: "EOPNOTSUPP"}
 ERRNO_NAMES = {**errno.errorcode, **_KERNEL_ERRNOS, **_ERRNO_PREFERRED}
 
 AT_FDCWD = -100
-
-# scap PPM_AF_* family codes inside PT_SOCKADDR / PT_SOCKTUPLE values.
-AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 
 # Longest rendered buffer without -v or a chisel: sysdig keeps 77 characters and adds "...".
 DEFAULT_MAX_BUFFER_CHARS = 80
@@ -116,43 +113,23 @@ def raw_fd(ev, i):
     return _I64.unpack(raw[i])[0]
 
 
-def format_ipv4(b):
-    return f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"
-
-
-def format_ipv6(b):
-    return str(ipaddress.IPv6Address(bytes(b)))
+_FAMILY_NAMES = {AF_INET: "ipv4", AF_INET6: "ipv6", AF_UNIX: "unix"}
 
 
 def decode_sockaddr(raw):
-    """PT_SOCKADDR → ('ip', addr_text, port) / ('unix', path) / None."""
-    if not raw:
+    """PT_SOCKADDR → ('ipv4'|'ipv6', addr_text, port) / ('unix', path) / None."""
+    value = decode_value("PT_SOCKADDR", raw)
+    if value is None or value[0] not in _FAMILY_NAMES:
         return None
-    fam = raw[0]
-    if fam == AF_INET and len(raw) >= 7:
-        return ("ipv4", format_ipv4(raw[1:5]), _U16.unpack_from(raw, 5)[0])
-    if fam == AF_INET6 and len(raw) >= 19:
-        return ("ipv6", format_ipv6(raw[1:17]), _U16.unpack_from(raw, 17)[0])
-    if fam == AF_UNIX:
-        return ("unix", raw_str(raw[1:]))
-    return None
+    return (_FAMILY_NAMES[value[0]],) + value[1:]
 
 
 def decode_socktuple(raw):
     """PT_SOCKTUPLE → ('ipv4'|'ipv6', sip, sport, dip, dport) / ('unix', src, dst, path) / None."""
-    if not raw:
+    value = decode_value("PT_SOCKTUPLE", raw)
+    if value is None or value[0] not in _FAMILY_NAMES:
         return None
-    fam = raw[0]
-    if fam == AF_INET and len(raw) >= 13:
-        return ("ipv4", format_ipv4(raw[1:5]), _U16.unpack_from(raw, 5)[0],
-                format_ipv4(raw[7:11]), _U16.unpack_from(raw, 11)[0])
-    if fam == AF_INET6 and len(raw) >= 37:
-        return ("ipv6", format_ipv6(raw[1:17]), _U16.unpack_from(raw, 17)[0],
-                format_ipv6(raw[19:35]), _U16.unpack_from(raw, 35)[0])
-    if fam == AF_UNIX and len(raw) >= 17:
-        src, dst = struct.unpack_from("<QQ", raw, 1)
-        return ("unix", src, dst, raw_str(raw[17:]))
-    return None
+    return (_FAMILY_NAMES[value[0]],) + value[1:]
 
 
 def socktuple_text(tup):
@@ -477,10 +454,10 @@ class ArgRenderer:
         return f"{struct.unpack('<d', raw)[0]:f}" if len(raw) == 8 else ""
 
     def _ipv4(self, ev, raw, p):
-        return format_ipv4(raw) if len(raw) == 4 else ""
+        return decode_value("PT_IPV4ADDR", raw) if len(raw) == 4 else ""
 
     def _ipv6(self, ev, raw, p):
-        return format_ipv6(raw) if len(raw) == 16 else ""
+        return decode_value("PT_IPV6ADDR", raw) if len(raw) == 16 else ""
 
     def _dyn(self, ev, raw, p):
         """PT_DYN: a leading index byte picks the real type from the param's dyn table."""
