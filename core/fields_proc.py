@@ -51,11 +51,15 @@ def ancestors(th):
 
 
 def ancestor(th, n):
-    """The Nth ancestor (0: the process's main thread), or None."""
-    if n == 0:
-        return main_thread(th)
-    chain = ancestors(th)
-    return chain[n - 1] if n <= len(chain) else None
+    """The Nth ancestor (0: the process's main thread), or None; walks only N steps."""
+    a = main_thread(th)
+    seen = {a.tid}
+    for _ in range(n):
+        a = parent(a)
+        if a is None or a.tid in seen:
+            return None
+        seen.add(a.tid)
+    return a
 
 
 def _of_thread(get):
