@@ -354,6 +354,10 @@ class _Parser:
             c = self.peek()
             if c == ",":
                 self.pos += 1
+                self.skip_blanks()
+                if self.peek() == ")":  # a trailing comma, which sysdig 0.29 accepts too
+                    self.pos += 1
+                    return tuple(items)
             elif c == ")":
                 self.pos += 1
                 return tuple(items)

@@ -27,6 +27,12 @@ SYSDIG_WRONG = {
     # sysdig 0.29's parser turns 'not not X' into 'not X'; two negations are X.
     "not not evt.type=close": "evt.type=close",
 }
+# (capture, filter) -> our answer, where no equivalent filter gets sysdig 0.29 right.
+SYSDIG_WRONG_RESULTS = {
+    # sysdig 0.29 compares an IPv6 value with the first 4 bytes of an IPv4 endpoint, so '::1' (and
+    # '::5', '7f00:1::' for 127.0.0.1) "match" IPv4 sockets; this capture has no IPv6 endpoint.
+    ("falco_connect_localhost", "fd.ip=::1"): "",
+}
 
 
 # (filter, captures) where our fields or state still differ from sysdig 0.29; the filter itself
@@ -47,22 +53,8 @@ KNOWN_FIELD_GAPS = {
         ('falco_connect_localhost', 'falco_ping_sendto', 'falco_psp_run_as_user_0_container',
          'falco_psp_run_as_user_65534_container', 'falco_psp_write_tmp_test', 'falco_syscall',
          'libs_sample')),
-    'fd.ip != 127.0.0.1': ('unconnected sockets: no endpoints, sysdig has 0.0.0.0:0 (fields)',
-        ('falco_connect_localhost', 'libs_curl_google', 'libs_single_ipv6_conn',
-         'libs_test_ipv6_client')),
-    'fd.ip=::1': ('unconnected sockets: no endpoints, sysdig has 0.0.0.0:0 (fields)',
-        ('falco_connect_localhost',)),
     'fd.is_server=true': ('fd.is_server role (state)',
         ('falco_psp_run_as_user_0_container', 'libs_single_ipv6_conn')),
-    'fd.lip exists': ('socket endpoints on sendto (fields/state)',
-        ('libs_test_ipv6_client',)),
-    'fd.port!=80': ('unconnected sockets: no endpoints, sysdig has 0.0.0.0:0 (fields)',
-        ('falco_connect_localhost', 'libs_curl_google', 'libs_single_ipv6_conn',
-         'libs_test_ipv6_client')),
-    'fd.proto=http': ('fd.proto gives port numbers, sysdig service names (fields)',
-        ('falco_connect_localhost', 'libs_curl_google')),
-    'fd.sport=53 or fd.cport < 1024': ('socket endpoints on socket/bind/sendto (fields/state)',
-        ('falco_connect_localhost', 'libs_curl_google', 'libs_single_ipv6_conn')),
     'group.gid = 0': ('group.gid on switch events of unknown threads (fields/state)',
         ('falco_psp_run_as_user_0_container', 'libs_sample')),
     'proc.aname[1] = bash': ('ancestors (proc.aname/apid) not resolved (fields/state)',
@@ -136,6 +128,8 @@ def test_table_is_in_step_with_the_expected_files():
 
 def expected_answer(capture, text):
     """sysdig's evt.num ranges for `text` on `capture` (through SYSDIG_WRONG), or None if it errs."""
+    if (capture, text) in SYSDIG_WRONG_RESULTS:
+        return SYSDIG_WRONG_RESULTS[capture, text]
     expected_raw = json.loads((EXPECTED / f"{capture}.json").read_text())
     answer = expected_raw[SYSDIG_WRONG.get(text, text)]
     return None if answer.startswith("error:") else answer

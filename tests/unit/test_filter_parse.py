@@ -51,6 +51,7 @@ def test_lists_with_optional_blanks_and_empty_list():
     tree = parse("evt.type in (open,openat , 'openat2')")
     assert [v.text for v in tree.value] == ["open", "openat", "openat2"]
     assert parse("evt.type in ()").value == ()
+    assert parse("evt.type in (open, )").value == (Value("open", 13),)
     assert parse("fd.name pmatch(/etc)").value == (Value("/etc", 15),)
 
 
