@@ -10,11 +10,10 @@ Semantics follow what sysdig 0.29.3 prints for the bundled captures (tests/data/
 * evt.res/evt.rawres/evt.count.exit apply to exit events only; evt.failed is false on enter events.
 """
 
-import os
 import re
 import time
 
-from .evtinfo import ERRNO_NAMES, rawarg
+from .evtinfo import AT_FDCWD, ERRNO_NAMES, join_path, rawarg
 from .fields_base import BOUND, PADDED_DEC, FieldDef, arg_renderer, event_fd
 from .fields_generic import generic_category
 from .syscalls import ppm_sc_name
@@ -38,7 +37,6 @@ _NON_SYSCALL = frozenset({"switch", "procexit", "signaldeliver", "procinfo", "sy
 _O_RDONLY, _O_WRONLY, _O_CREAT = 1, 2, 4
 _EXEC_BITS = 0o111
 _OPEN_EVENTS = frozenset({"open", "openat", "openat2"})
-_AT_FDCWD = -100
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -312,23 +310,24 @@ def _count_exit(ev):
 
 
 # -- paths and opens -------------------------------------------------------------------------
-def _resolve_at(ev, dirfd, path):
-    """`path` made absolute against the directory fd `dirfd` (AT_FDCWD: the thread's cwd)."""
+def resolve_at(ev, dirfd, path):
+    """`path` made absolute against directory fd `dirfd` (AT_FDCWD or None: the thread's cwd);
+    None when the directory is not known."""
     if path is None:
         return None
     if path.startswith("/"):
-        return os.path.normpath(path)
+        return join_path("/", path)
     th = ev.thread
-    if th is None or dirfd is None:
+    if th is None:
         return None
-    if dirfd == _AT_FDCWD:
+    if dirfd is None or dirfd == AT_FDCWD:
         base = th.cwd
     else:
         fdi = th.fdtable.get(dirfd)
         if fdi is None:
             return None
         base = fdi.name
-    return os.path.normpath(os.path.join(base, path))
+    return join_path(base or "/", path)
 
 
 def _abspath_of(dirfd_name, path_names):
@@ -338,7 +337,10 @@ def _abspath_of(dirfd_name, path_names):
             return None
         for pname in path_names:
             if pname in index:
-                return _resolve_at(ev, ev.arg(dirfd_name), ev.arg(pname))
+                dirfd = ev.arg(dirfd_name)
+                if dirfd is None:
+                    return None
+                return resolve_at(ev, dirfd, ev.arg(pname))
         return None
     return abspath
 

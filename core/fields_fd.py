@@ -21,7 +21,7 @@ import ipaddress
 import os
 
 from .fields_base import BOUND, HEX, FieldDef, event_fd, has_fd
-from .fields_evt import rawres
+from .fields_evt import rawres, resolve_at
 
 _IP_TYPES = frozenset({"ipv4", "ipv6"})
 _FILE_TYPES = frozenset({"file", "directory"})
@@ -61,18 +61,7 @@ def _failed_open_path(ev):
     path = ev.arg("name")
     if not path:
         return None
-    if path.startswith("/"):
-        return path
-    th = ev.thread
-    dirfd = ev.arg("dirfd")
-    base = None
-    if th is not None:
-        if dirfd is None or dirfd == -100:
-            base = th.cwd
-        else:
-            fdi = th.fdtable.get(dirfd)
-            base = fdi.name if fdi is not None else None
-    return os.path.normpath(os.path.join(base, path)) if base else path
+    return resolve_at(ev, ev.arg("dirfd"), path) or path
 
 
 def _unknown_fd(ev):
