@@ -236,7 +236,8 @@ class ScapReader:
             raise self._error(self._base + pos, "section header block too short")
         magic, major, minor = struct.unpack_from("<IHH", self._buf, pos + 8)
         if magic != blk.SHB_MAGIC:
-            raise self._error(self._base + pos, f"bad byte-order magic 0x{magic:08x} (other-endian or not scap)")
+            raise self._error(self._base + pos,
+                              f"bad byte-order magic 0x{magic:08x} (other-endian or not scap)")
         if major != 1:
             raise self._error(self._base + pos, f"unsupported scap version {major}.{minor}")
         if self.version is None:

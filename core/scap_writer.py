@@ -132,10 +132,12 @@ class ScapWriter:
         name, family, addr = iface[0], iface[1], str(iface[2]).split("/")[0]
         data = name.encode()
         if family in ("ipv6", socket.AF_INET6) or ":" in addr:
-            fields = struct.pack("<HH", meta.IF_IPV6, len(data)) + _ip_bytes(socket.AF_INET6, addr) + b"\0" * 32
+            iftype, family, size = meta.IF_IPV6, socket.AF_INET6, 16
         else:
-            fields = struct.pack("<HH", meta.IF_IPV4, len(data)) + _ip_bytes(socket.AF_INET, addr) + b"\0" * 8
-        body = fields + struct.pack("<Q", 0) + data  # link speed unknown
+            iftype, family, size = meta.IF_IPV4, socket.AF_INET, 4
+        # Netmask and broadcast are not kept in a Snapshot (zeros); link speed unknown (0).
+        body = (struct.pack("<HH", iftype, len(data)) + _ip_bytes(family, addr) + b"\0" * (2 * size)
+                + struct.pack("<Q", 0) + data)
         return _U32.pack(len(body)) + body  # this length does not count itself
 
     @staticmethod

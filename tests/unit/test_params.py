@@ -4,7 +4,7 @@ import pytest
 
 from chisel.core.event import Event, model
 from chisel.core.params import (
-    AF_INET, AF_INET6, AF_UNIX, decode_param, decode_value, encode_param, encode_params,
+    AF_INET, AF_INET6, AF_UNIX, decode_value, encode_param, encode_params,
 )
 
 OPEN_X = model().ids_for_name("open")[1]
