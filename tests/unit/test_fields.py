@@ -463,3 +463,17 @@ def test_times_are_local_text_and_iso8601_is_utc(monkeypatch):
                    "evt.datetime.s": "2023-07-28 15:14:22",
                    "evt.time.iso8601": "2023-07-28T15:14:22.753887343+0000",
                    "evt.rawtime.s": 1690557262, "evt.rawtime.ns": 753887343}
+
+
+def test_abspath_resolves_dirfd_and_cwd():
+    th = ThreadInfo(100)
+    th.cwd = "/home/u"
+    th.fdtable[5] = FdInfo(5, "directory", "/tmp")
+    at_cwd = _event("openat", "<", [3, -100, "a/../b.txt", 1, 0, 0], thread=th)
+    at_dir = _event("openat", "<", [4, 5, "x", 2, 0, 0], thread=th)
+    absolute = _event("openat", "<", [6, 5, "/etc//hosts", 1, 0, 0], thread=th)
+    unknown_dir = _event("openat", "<", [7, 9, "y", 1, 0, 0], thread=th)
+    assert [e.get("evt.abspath") for e in (at_cwd, at_dir, absolute, unknown_dir)] == \
+        ["/home/u/b.txt", "/tmp/x", "/etc/hosts", None]
+    assert [e.get("evt.is_open_write") for e in (at_cwd, at_dir)] == [False, True]
+    assert _event("close", ">", [3], thread=th).get("evt.abspath") is None
