@@ -201,8 +201,10 @@ class _Compiler:
             number = _number(text)
             if number is None and cls == "port":
                 number = _service_port(text)
+            if number is None and cls == "port":
+                self.fail(f"'{text}' is neither a port number nor a service name such as http", pos)
             if number is None:
-                self.fail(f"'{text}' is not a number, as {_CLASS_WORDS[cls]} field '{field}' needs", pos)
+                self.fail(f"'{text}' is not a number, as numeric field '{field}' needs", pos)
             return _to_width(number, ftype)
         if cls == "bool":
             if text not in ("true", "false"):
@@ -234,7 +236,7 @@ class _Compiler:
         return re.compile(fnmatch.translate(text), flags)
 
 
-_CLASS_WORDS = {"string": "string", "buffer": "buffer", "numeric": "numeric", "port": "port",
+_CLASS_WORDS = {"string": "string", "buffer": "buffer", "numeric": "numeric", "port": "numeric",
                 "bool": "boolean", "ip": "IP address", "net": "IP network"}
 
 
