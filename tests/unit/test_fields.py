@@ -141,9 +141,21 @@ KNOWN = {
 }
 
 
+@pytest.fixture
+def utc(monkeypatch):
+    """The goldens were made with TZ=UTC; local-time fields must use it too."""
+    import time  # noqa: PLC0415
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("name", CAPTURES)
 @pytest.mark.parametrize("fieldset", ("evt", "proc", "fd"))
-def test_values_match_sysdig(name, fieldset):
+def test_values_match_sysdig(name, fieldset, utc):
     wrong = _mismatches(name, fieldset)
     unexplained = {f: v for f, v in wrong.items() if f not in KNOWN[name]}
     assert unexplained == {}
@@ -450,11 +462,7 @@ def test_deltatime_counts_from_the_previous_event_it_saw():
     assert [ev.get("evt.deltatime") for ev in events] == [0, 250, 750]
 
 
-def test_times_are_local_text_and_iso8601_is_utc(monkeypatch):
-    import time  # noqa: PLC0415
-
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+def test_times_are_local_text_and_iso8601_is_utc(utc):
     ev = _event("close", ">", [3], ts=1_690_557_262_753_887_343)
     got = {f: ev.get(f) for f in ("evt.time", "evt.time.s", "evt.datetime", "evt.datetime.s",
                                   "evt.time.iso8601", "evt.rawtime.s", "evt.rawtime.ns")}
