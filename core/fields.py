@@ -151,6 +151,13 @@ class FieldRegistry:
             self._getters[text] = get
         return get
 
+    def text_getter(self, text):
+        """A callable `f(ev)` giving field `text` as `-p` prints it (None when absent): padded
+        nanoseconds, hex fd.dev, one-decimal proc.fdusage, true/false."""
+        fdef, _ = self.lookup(text)
+        get, fmt = self.getter(text), fdef.format
+        return lambda ev: fmt(get(ev))
+
     def extract(self, ev, text):
         """The value of field `text` for event `ev`, or None when it does not apply."""
         get = self._getters.get(text)

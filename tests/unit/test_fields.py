@@ -231,6 +231,15 @@ def test_plugin_field_is_listed_and_extracted():
                                        "my.double                     twice the tid\n")
 
 
+def test_text_getter_prints_as_sysdig():
+    fd = FdInfo(3, "file", "/x", dev=0x55EA)
+    ev = _event("close", ">", [3], fd=fd, fdnum=3)
+    ev.enter = None
+    reg = registry()
+    assert [reg.text_getter(f)(ev) for f in ("fd.dev", "evt.latency.ns", "evt.is_io", "fd.sip")] \
+        == ["55EA", "000000000", "false", None]
+
+
 def test_getter_is_resolved_once_per_text():
     reg = registry()
     assert reg.getter("proc.aname[2]") is reg.getter("proc.aname[2]")
