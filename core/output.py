@@ -16,7 +16,7 @@ import time
 
 from .errors import UsageError
 from .event import model
-from .evtinfo import ArgRenderer, BufferFormat, DEFAULT_MAX_BUFFER_CHARS
+from .evtinfo import DEFAULT_MAX_BUFFER_CHARS, ArgRenderer, BufferFormat, format_buffer
 
 DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir "
                   "%evt.type %evt.info")
@@ -214,14 +214,14 @@ def parse_format(fmt, check_field=None):
     return tokens
 
 
-def value_text(value):
-    """A field value as -p prints it."""
+def value_text(value, buffer_format=BufferFormat.NORMAL):
+    """A field value as -p prints it; data buffers in the run's buffer format."""
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+    if isinstance(value, (bytes, bytearray)):
+        return format_buffer(bytes(value), buffer_format)
     return str(value)
 
 
@@ -229,7 +229,7 @@ class FormatFormatter:
     """A -p format. A leading `*` prints missing fields as `<NA>`; without it, an event with a
     missing field is not printed (`format` returns None)."""
 
-    def __init__(self, fmt, registry=None, clock=None):
+    def __init__(self, fmt, registry=None, clock=None, buffer_format=BufferFormat.NORMAL):
         fmt = expand_escapes(fmt)
         self.print_all = fmt.startswith("*")
         if self.print_all:
@@ -238,6 +238,7 @@ class FormatFormatter:
         self.tokens = parse_format(fmt, registry.lookup if registry is not None else None)
         self._clock = clock or _Clock()
         self._gate = PrintGate()
+        self.buffer_format = buffer_format
 
     def format(self, ev):
         if not self._gate.allows(ev):
@@ -257,7 +258,7 @@ class FormatFormatter:
                         return None
                     text = _NA
                 else:
-                    text = value_text(value)
+                    text = value_text(value, self.buffer_format)
             if width is not None:
                 text = text[:width].ljust(width)
             parts.append(text)

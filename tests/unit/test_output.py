@@ -255,3 +255,10 @@ def test_format_formatter_pads_truncates_and_skips_missing():
     assert FormatFormatter("%proc.name %fd.name").format(ev) is None
     assert FormatFormatter("*%proc.name %fd.name").format(ev) == "nginx-worker <NA>"
     assert FormatFormatter("%evt.outputtime").format(ev) == "12:55:34.793590564"
+
+
+def test_format_formatter_shows_buffers_in_the_buffer_format():
+    ev = _FakeEvent({"evt.buffer": b"GET /\r\n"})
+    assert FormatFormatter("%evt.buffer|").format(ev) == "GET /..|"
+    hex_fmt = FormatFormatter("%evt.buffer|", buffer_format=BufferFormat.HEX)
+    assert hex_fmt.format(ev) == "\n\t0x0000: 4745 5420 2f0d 0a\n|"
