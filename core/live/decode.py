@@ -31,7 +31,10 @@ _CLONE_FLAGS = ((0x400, 1), (0x200, 2), (0x80000000, 4), (0x08000000, 8), (0x400
                 (0x4000, 134217728), (0x02000000, 268435456))
 _POLL_FLAGS = ((1, 1), (2, 2), (4, 4), (8, 16), (0x10, 32), (0x20, 64), (0x40, 128),
                (0x80, 256), (0x100, 512), (0x200, 1024), (0x2000, 8))
-_OPEN_EVENTS_FLAGS_INDEX = {2: 1, 3: 2, 306: 2, 307: 3, 326: 2, 327: 3}
+_MMAP_FLAGS = ((1, 1), (2, 2), (0x10, 4), (0x20, 8), (0x40, 16), (0x4000, 64), (0x8000, 128),
+               (0x10000, 256), (0x100, 512), (0x800, 1024), (0x1000, 2048), (0x2000, 16384))
+_PROT_FLAGS = ((1, 1), (2, 2), (4, 4), (8, 8), (0x01000000, 16), (0x02000000, 32))
+_RESOLVE_FLAGS = ((0x08, 1), (0x10, 2), (0x02, 4), (0x04, 8), (0x01, 16), (0x20, 32))
 # Which tuple end comes first in scap: the local end for the side that sends or connects.
 _TUPLE_LOCAL_FIRST = {"tuple_connect": True, "tuple_remote": True, "tuple_msg": None,
                       "tuple_accept": False, "tuple_remote_lenptr": False}
@@ -110,6 +113,23 @@ def clone_flags_to_scap(flags):
     return _map_bits(flags, _CLONE_FLAGS)
 
 
+def _u32_converter(convert):
+    def fix(raw):
+        return _U32.pack(convert(_U32.unpack(raw)[0])) if len(raw) == 4 else raw
+    return fix
+
+
+_OPEN_FIX = _u32_converter(open_flags_to_scap)
+_RESOLVE_FIX = _u32_converter(lambda v: _map_bits(v, _RESOLVE_FLAGS))
+# (event id) -> {param index: converter} for u32 flags scap stores as its own PPM bits
+_FLAG_FIXUPS = {
+    2: {1: _OPEN_FIX}, 3: {2: _OPEN_FIX}, 306: {2: _OPEN_FIX}, 307: {3: _OPEN_FIX},
+    326: {2: _OPEN_FIX, 4: _RESOLVE_FIX}, 327: {3: _OPEN_FIX, 5: _RESOLVE_FIX},
+    160: {2: _u32_converter(lambda v: _map_bits(v, _PROT_FLAGS)),
+          3: _u32_converter(lambda v: _map_bits(v, _MMAP_FLAGS))},
+}
+
+
 def sockaddr_to_scap(raw):
     """A user `struct sockaddr` -> PT_SOCKADDR (family byte, address, host-order port)."""
     if len(raw) < 2:
@@ -156,6 +176,15 @@ def _cstr(raw):
     return raw.split(b"\0", 1)[0]
 
 
+def _parent_from_proc(tid):
+    """ptid for a thread forked before the probes were attached (the kernel map cannot know it)."""
+    stat = _read_proc(f"/proc/{tid}/stat")
+    try:
+        return int(stat.rsplit(b")", 1)[1].split()[1]) if stat else 0
+    except (IndexError, ValueError):
+        return 0
+
+
 def _read_proc(path, link=False):
     try:
         return os.readlink(path).encode() if link else open(path, "rb").read()
@@ -176,8 +205,10 @@ class Decoder:
         self.corrupt = 0  # records whose lengths did not add up (counted as drops by the engine)
         self._argv = {}  # tid -> argv list from the execve enter, until its exit
         self._images = {}  # tid -> (exe, args bytes, cwd) as last known
+        self._ptids = {}  # tid -> parent tid, for threads forked before the probes were attached
         if snapshot is not None:
             for t in snapshot.threads:
+                self._ptids[t.tid] = t.ptid
                 args = b"".join(a.encode(errors="surrogateescape") + b"\0" for a in t.args)
                 self._images[t.tid] = (t.exe.encode(errors="surrogateescape"), args,
                                        t.cwd.encode(errors="surrogateescape"))
@@ -199,10 +230,7 @@ class Decoder:
                         steps.append((i, lambda r, lf=local_first: tuple_to_scap(r, lf)))
                     elif kind == "fdlist":
                         steps.append((i, lambda r, x=is_exit: pollfds_to_scap(r, x)))
-                if eid in _OPEN_EVENTS_FLAGS_INDEX:
-                    fi = _OPEN_EVENTS_FLAGS_INDEX[eid]
-                    steps.append((fi, lambda r: _U32.pack(open_flags_to_scap(_U32.unpack(r)[0]))
-                                  if len(r) == 4 else r))
+                steps += sorted(_FLAG_FIXUPS.get(eid, {}).items())
                 if steps:
                     fixups[eid] = self._steps_fixup(steps)
                 if spec.exit_layout == "clone":
@@ -247,6 +275,9 @@ class Decoder:
 
     # --- process events: rebuilt from compact kernel records -------------------------------
 
+    def _ptid(self, tid):
+        return self._ptids.get(tid) or _parent_from_proc(tid)
+
     def _image(self, tid, ptid=0):
         img = self._images.get(tid) or (ptid and self._images.get(ptid))
         if img:
@@ -268,6 +299,8 @@ class Decoder:
     def _execve_exit(self, tid, raw):
         res, tid_b, pid_b, ptid_b, comm = raw
         tid_v = _U64.unpack(tid_b)[0]
+        if ptid_b == bytes(8):
+            ptid_b = _U64.pack(self._ptid(tid_v))
         argv = self._argv.pop(tid, None)
         ok = _I64.unpack(res)[0] >= 0
         old = self._images.get(tid_v) or (b"", b"", b"")
@@ -289,6 +322,9 @@ class Decoder:
             return raw
         res, tid_b, pid_b, ptid_b, comm, flags, uid, gid = raw
         res_v, tid_v, ptid_v = _I64.unpack(res)[0], _U64.unpack(tid_b)[0], _U64.unpack(ptid_b)[0]
+        if not ptid_v:
+            ptid_v = self._ptid(tid_v)
+            ptid_b = _U64.pack(ptid_v)
         img = self._image(tid_v, ptid_v)
         if img and res_v > 0:
             self._images.setdefault(res_v, img)  # the child starts as a copy of the parent

@@ -173,6 +173,8 @@ class LiveSource:
         if "traced" in self.plan.axes:
             root = self._child.pid if self._child is not None else pid
             b[b"traced"][ctypes.c_uint32(root)] = one
+        if self._child is not None:  # forked before the probes existed: tell the kernel its parent
+            b[b"parent_of"][ctypes.c_uint32(self._child.pid)] = ctypes.c_uint32(os.getpid())
         if pushdown is None:
             return
         for axis, table in (("pids", "f_pids"), ("tids", "f_tids"), ("uids", "f_uids")):

@@ -85,6 +85,8 @@ def _param_max(src, snap):
     kind = src[0]
     if kind in ("int", "res", "zero"):
         return src[-1]
+    if kind == "u64":
+        return 8
     if kind in ("rdata", "wdata", "iov", "msgiov"):
         return snap
     if kind == "empty":
@@ -110,7 +112,10 @@ def _param_code(src, spec):
     kind = src[0]
     a = "s.a"
     if kind == "int":
-        return f"put_int(b, off, {a}[{src[1]}], {src[2]})"
+        # C int arguments arrive in 64-bit registers: widen the low half with its sign
+        return f"put_int(b, off, (u64)(s64)(s32){a}[{src[1]}], {src[2]})"
+    if kind == "u64":
+        return f"put_int(b, off, {a}[{src[1]}], 8)"
     if kind == "res":
         return f"put_int(b, off, (u64)ret, {src[1]})"
     if kind == "zero":

@@ -4,7 +4,8 @@ One `SyscallSpec` per seed syscall: the event ids sysdig 0.29's driver would emi
 example pread64 -> 'pread' 112/113, accept4 -> 'accept' 248/249, pipe2 -> 'pipe' 60/61) and, for
 the enter and the exit event, the list of parameter *sources* the BPF program fills in table order.
 A source is a tuple whose first item names its kind (see `probes.py` for the C each kind becomes);
-`a[i]` means syscall argument i, saved at enter and reused at exit.
+`a[i]` means syscall argument i, saved at enter and reused at exit. ("int", i, 8) is a C int
+argument widened with its sign (fds, pids: AT_FDCWD stays -100); ("u64", i) a 64-bit one.
 
 Most events are emitted by the kernel exactly in scap encoding. A few kinds need a userspace step
 (`decode.py`): raw `struct sockaddr` bytes become PT_SOCKADDR, the kernel's tuple record becomes
@@ -97,17 +98,17 @@ SPECS = {s.name: s for s in (
     # I/O
     SyscallSpec("read", 6, 7, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_READ_EXIT, fd_arg=0),
     SyscallSpec("write", 8, 9, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_WRITE_EXIT, fd_arg=0),
-    SyscallSpec("pread64", 112, 113, enter=(("int", 0, 8), ("int", 2, 4), ("int", 3, 8)),
+    SyscallSpec("pread64", 112, 113, enter=(("int", 0, 8), ("int", 2, 4), ("u64", 3)),
                 exit=_IO_READ_EXIT, fd_arg=0),
-    SyscallSpec("pwrite64", 114, 115, enter=(("int", 0, 8), ("int", 2, 4), ("int", 3, 8)),
+    SyscallSpec("pwrite64", 114, 115, enter=(("int", 0, 8), ("int", 2, 4), ("u64", 3)),
                 exit=_IO_WRITE_EXIT, fd_arg=0),
     SyscallSpec("readv", 116, 117, enter=(("int", 0, 8),),
                 exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0),
     SyscallSpec("writev", 118, 119, enter=(("int", 0, 8), ("iovsize", 1, 2)),
                 exit=(("res", 8), ("iov", 1, 2)), fd_arg=0),
-    SyscallSpec("preadv", 120, 121, enter=(("int", 0, 8), ("int", 3, 8)),
+    SyscallSpec("preadv", 120, 121, enter=(("int", 0, 8), ("u64", 3)),
                 exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0),
-    SyscallSpec("pwritev", 122, 123, enter=(("int", 0, 8), ("iovsize", 1, 2), ("int", 3, 8)),
+    SyscallSpec("pwritev", 122, 123, enter=(("int", 0, 8), ("iovsize", 1, 2), ("u64", 3)),
                 exit=(("res", 8), ("iov", 1, 2)), fd_arg=0),
     # network
     SyscallSpec("socket", 18, 19, enter=(("int", 0, 4), ("int", 1, 4), ("int", 2, 4)), exit=(_res_fd(),)),
@@ -130,11 +131,11 @@ SPECS = {s.name: s for s in (
     SyscallSpec("sendmmsg", 50, 51),
     SyscallSpec("recvmmsg", 54, 55),
     # memory
-    SyscallSpec("brk", 158, 159, enter=(("int", 0, 8),), exit=(("res", 8),) + _MEM_TAIL),
+    SyscallSpec("brk", 158, 159, enter=(("u64", 0),), exit=(("res", 8),) + _MEM_TAIL),
     SyscallSpec("mmap", 160, 161,
-                enter=(("int", 0, 8), ("int", 1, 8), ("int", 2, 4), ("int", 3, 4), ("int", 4, 8), ("int", 5, 8)),
+                enter=(("u64", 0), ("u64", 1), ("int", 2, 4), ("int", 3, 4), ("int", 4, 8), ("u64", 5)),
                 exit=(("res", 8),) + _MEM_TAIL),
-    SyscallSpec("munmap", 164, 165, enter=(("int", 0, 8), ("int", 1, 8)), exit=(("res", 8),) + _MEM_TAIL),
+    SyscallSpec("munmap", 164, 165, enter=(("u64", 0), ("u64", 1)), exit=(("res", 8),) + _MEM_TAIL),
     # waiting
     SyscallSpec("select", 82, 83, exit=(("res", 8),)),
     SyscallSpec("pselect6", 82, 83, exit=(("res", 8),)),

@@ -141,3 +141,11 @@ def test_kernel_layout_matches_the_event_table(name):
     assert len(spec.enter) - extra_enter == len(model.events[spec.enter_id].params)
     if spec.exit_layout is None:
         assert len(spec.exit) == len(model.events[spec.exit_id].params)
+
+
+def test_int_arguments_keep_their_sign_and_64_bit_ones_do_not():
+    src = probes.generate_source(plan_for(event_types=frozenset({"openat", "mmap"}), formats=FAKE_FORMATS))
+    openat_enter = src.split("sys_enter_openat)")[1].split("TRACEPOINT_PROBE")[0]
+    assert "put_int(b, off, (u64)(s64)(s32)s.a[0], 8)" in openat_enter  # dirfd: AT_FDCWD is -100
+    mmap_enter = src.split("sys_enter_mmap)")[1].split("TRACEPOINT_PROBE")[0]
+    assert "put_int(b, off, s.a[1], 8)" in mmap_enter  # length is 64-bit
