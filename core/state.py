@@ -40,6 +40,10 @@ _SOCK_TYPE_MASK = 0xF
 _EINPROGRESS = 115
 _NO_ID = 0xFFFFFFFF
 
+# sysdig shows a thread's last syscall latency on its switch/procexit events; kept when the
+# ThreadInfo record has a slot for it.
+_THREADS_KEEP_LATENCY = "latency" in ThreadInfo.__slots__
+
 # Events that only look their thread up (sysdig does not create a thread for them).
 _LOOKUP_ONLY = frozenset({"switch", "procexit", "procinfo", "container", "sysdigevent", "drop",
                           "notification", "infra", "cpu_hotplug", "signaldeliver"})
@@ -197,6 +201,8 @@ class State:
             enter = th.last_enter
             if enter is not None and enter.type == ev.type - 1:
                 ev.enter = enter
+                if _THREADS_KEEP_LATENCY:
+                    th.latency = ev.ts - enter.ts  # what switch/procexit show as evt.latency
             th.last_enter = None
             if plan.uses_fd:
                 if fdi < 0:
