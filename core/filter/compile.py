@@ -101,7 +101,7 @@ def compile_filter(text, registry=None):
     compiler = _Compiler(text, registry)
     match = compiler.predicate(ast)
     universe = _type_universe()
-    types, _exact = _event_types(ast, universe)
+    types, _exact = _event_types(ast, universe, compiler.type_sets)
     if types is not None and types >= universe:
         types = None
     pushdown = _pushdown(ast)
@@ -117,6 +117,8 @@ class _Compiler:
         self.text = text
         self.registry = registry
         self.warnings = []
+        # id(Check) -> evt.type names a pattern check on evt.type (glob, startswith...) accepts.
+        self.type_sets = {}
 
     def fail(self, why, pos):
         raise FilterError(why, self.text, pos)
@@ -171,6 +173,8 @@ class _Compiler:
                 pred = _scalar(key, self.scalar_test(cls, op, want), fast)
         if _is_event_type_check(node):
             return _event_type_fast_path(node, pred)
+        if key == "evt.type":
+            self.type_sets[id(node)] = _names_accepted(pred)
         return pred
 
     def scalar_test(self, cls, op, want):
@@ -573,23 +577,50 @@ def _type_universe():
     return model().names | frozenset(PPM_SC_NAMES[1:])  # [0] is '<unknown>'
 
 
-def _event_types(node, universe):
+class _NamedEvent:
+    """Stands for any event whose evt.type is `name` (a generic event's id forces extraction)."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name, generic_id):
+        self.name, self.type = name, generic_id
+
+    def get(self, key):
+        return self.name if key == "evt.type" else None
+
+
+def _names_accepted(pred):
+    """The evt.type names `pred` (a check on evt.type alone) is true for; 'syscall' stands for the
+    generic events whose syscall has no name ('<unknown>')."""
+    from ..event import model  # noqa: PLC0415
+
+    generic_id = model().ids_for_name(GENERIC_EVENT)[0]
+    names = {n for n in _type_universe() if pred(_NamedEvent(n, generic_id))}
+    if pred(_NamedEvent("<unknown>", generic_id)):
+        names.add(GENERIC_EVENT)
+    return frozenset(names)
+
+
+def _event_types(node, universe, type_sets):
     """(frozenset of evt.type names the node can be true for, or None; exact).
 
     `exact` means the node is true for exactly those types, so `not` may complement it.
+    `type_sets` holds the names each pattern check on evt.type accepts.
     """
     if isinstance(node, Check):
+        if id(node) in type_sets:
+            return type_sets[id(node)], False
         return _check_types(node, universe)
     if isinstance(node, Not):
         if isinstance(node.child, Not):  # 'not not X' is X
-            return _event_types(node.child.child, universe)
-        types, exact = _event_types(node.child, universe)
+            return _event_types(node.child.child, universe, type_sets)
+        types, exact = _event_types(node.child, universe, type_sets)
         if not exact:
             return None, False
         if types is None:  # exactly every type: the negation matches none
             return frozenset(), True
         return _complement(types, universe), False
-    results = [_event_types(c, universe) for c in node.children]
+    results = [_event_types(c, universe, type_sets) for c in node.children]
     exact = all(e for _, e in results)
     if isinstance(node, And):
         sets = [t for t, _ in results if t is not None]

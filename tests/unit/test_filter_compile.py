@@ -151,6 +151,10 @@ def test_compile_errors_point_at_the_token(text, pos, why):
     ("evt.type in (open, read) and evt.type in (read, write)", {"read"}),
     ("evt.type=open and proc.name=cat", {"open"}),
     ("not not evt.type=open", {"open"}),
+    ("evt.type startswith open", {"open", "openat", "openat2", "open_by_handle_at"}),
+    ("evt.type regex '(read|write)v?' and proc.name=cat", {"read", "readv", "write", "writev"}),
+    ("evt.type contains unknown", {"syscall"}),  # generic events of unnamed syscalls
+    ("not evt.type startswith open", None),
     ("evt.type=open or proc.name=cat", None),
     ("not (evt.type=open and proc.name=cat)", None),
     ("proc.name=cat", None),
