@@ -4,8 +4,8 @@ IP addresses are text ('10.0.0.1', '2001:db8::1'), ports ints. Client/server fie
 fd.sport...) read the socket's tuple; local/remote ones (fd.lip, fd.rport...) also need the socket's
 role (`FdInfo.is_server`, set by the state engine from connect/accept), and are <NA> without it.
 The filter-only fields (fd.ip, fd.port, fd.net, fd.proto and the *net ones) return a tuple of the
-candidate values of both endpoints; an endpoint not known yet counts as 0.0.0.0 (or ::) port 0,
-as sysdig matches it.
+candidate values of both endpoints; a socket with no endpoint known yet counts as 0.0.0.0 (or ::)
+port 0, as sysdig matches it.
 
 sysdig 0.29.3 quirks reproduced (checked on the bundled captures):
 * enter events of fd-creating syscalls (open, socket, pipe...) have fd.num -1 and fd.typechar from
@@ -227,45 +227,33 @@ def _unset_ip(fd):
     return "0.0.0.0" if fd.type == "ipv4" else "::"
 
 
-# Filter-only fields compare the socket's raw endpoints: sysdig matches an endpoint not known yet
-# (a socket before connect, the client side of a listening socket) as address 0.0.0.0/:: port 0.
-def _raw_cip(fd):
-    return fd.cip if fd.cip is not None else _unset_ip(fd)
+def _endpoints(fd):
+    """(client ip, server ip, client port, server port) as the filter-only fields compare them.
+
+    sysdig matches a socket with no endpoint known yet (before connect) as 0.0.0.0/:: port 0 on
+    both sides, and a listening socket by its server side only.
+    """
+    if fd.cip is None and fd.sip is None:
+        zero = _unset_ip(fd)
+        return zero, zero, 0, 0
+    return fd.cip, fd.sip, fd.cport, fd.sport
 
 
-def _raw_sip(fd):
-    return fd.sip if fd.sip is not None else _unset_ip(fd)
+def _any_ip(fd):
+    cip, sip, _, _ = _endpoints(fd)
+    return tuple(v for v in (cip, sip) if v is not None)
 
 
-def _raw_cport(fd):
-    return fd.cport if fd.cport is not None else 0
-
-
-def _raw_sport(fd):
-    return fd.sport if fd.sport is not None else 0
-
-
-def _raw_lip(fd):
-    role = _local_end(fd)
-    return _raw_cip(fd) if role is None else _lip(fd)
-
-
-def _raw_rip(fd):
-    role = _local_end(fd)
-    return _raw_sip(fd) if role is None else _rip(fd)
-
-
-def _both(get_a, get_b):
-    """Filter-only: the tuple of both endpoints' values."""
-    def both(fd):
-        return (get_a(fd), get_b(fd))
-    return both
+def _any_port(fd):
+    _, _, cport, sport = _endpoints(fd)
+    return tuple(v for v in (cport, sport) if v is not None)
 
 
 def _one(get):
-    """Filter-only single endpoint, still a tuple so the filter treats every *net field alike."""
+    """Filter-only single endpoint (fd.cnet...): a one-value tuple, empty when not known."""
     def one(fd):
-        return (get(fd),)
+        v = get(fd)
+        return () if v is None else (v,)
     return one
 
 
@@ -359,14 +347,13 @@ FIELDS = (
     _field("fd.filename", "CHARBUF", "base name of a file fd", _filename),
     _field("fd.nameraw", "CHARBUF", "name of the fd as the syscall gave it (chisel keeps the "
            "resolved path)", _name),
-    _field("fd.ip", "IPADDR", "either endpoint's IP address",
-           _of_socket(_both(_raw_cip, _raw_sip)), filter_only=True),
-    _field("fd.port", "PORT", "either endpoint's port", _of_socket(_both(_raw_cport, _raw_sport)),
+    _field("fd.ip", "IPADDR", "either endpoint's IP address", _of_socket(_any_ip),
            filter_only=True),
+    _field("fd.port", "PORT", "either endpoint's port", _of_socket(_any_port), filter_only=True),
     _field("fd.net", "IPNET", "either endpoint's IP, for network (CIDR) tests",
-           _of_socket(_both(_raw_cip, _raw_sip)), filter_only=True),
+           _of_socket(_any_ip), filter_only=True),
     _field("fd.proto", "PORT", "either endpoint's port, compared by number or service name "
-           "(fd.proto=http)", _of_socket(_both(_raw_cport, _raw_sport)), filter_only=True),
+           "(fd.proto=http)", _of_socket(_any_port), filter_only=True),
     _field("fd.cip", "IPADDR", "client IP address", _of_socket(_cip)),
     _field("fd.sip", "IPADDR", "server IP address", _of_socket(_sip)),
     _field("fd.lip", "IPADDR", "local IP address", _of_socket(_lip)),
@@ -377,13 +364,13 @@ FIELDS = (
     _field("fd.lport", "PORT", "local port", _of_socket(_lport)),
     _field("fd.rport", "PORT", "remote port", _of_socket(_rport)),
     _field("fd.cnet", "IPNET", "client IP, for network (CIDR) tests",
-           _of_socket(_one(_raw_cip)), filter_only=True),
+           _of_socket(_one(_cip)), filter_only=True),
     _field("fd.snet", "IPNET", "server IP, for network (CIDR) tests",
-           _of_socket(_one(_raw_sip)), filter_only=True),
+           _of_socket(_one(_sip)), filter_only=True),
     _field("fd.lnet", "IPNET", "local IP, for network (CIDR) tests",
-           _of_socket(_one(_raw_lip)), filter_only=True),
+           _of_socket(_one(_lip)), filter_only=True),
     _field("fd.rnet", "IPNET", "remote IP, for network (CIDR) tests",
-           _of_socket(_one(_raw_rip)), filter_only=True),
+           _of_socket(_one(_rip)), filter_only=True),
     _field("fd.cproto", "CHARBUF", "client port as protocol text",
            _client_port(_proto_text(_cport))),
     _field("fd.sproto", "CHARBUF", "server port as protocol text", _of_socket(_proto_text(_sport))),

@@ -382,7 +382,10 @@ def test_filter_only_fields_see_unknown_endpoints_as_zero():
     fd = FdInfo(5, "ipv6", "")
     ev = _event("close", ">", [5], fd=fd, fdnum=5)
     assert (ev.get("fd.ip"), ev.get("fd.port"), ev.get("fd.cip"), ev.get("fd.lnet")) == \
-        (("::", "::"), (0, 0), None, ("::",))
+        (("::", "::"), (0, 0), None, ())
+    fd.sip, fd.sport = "::1", 1234  # listening: only the server side is compared
+    ev = _event("close", ">", [5], fd=fd, fdnum=5)
+    assert (ev.get("fd.ip"), ev.get("fd.port")) == (("::1",), (1234,))
 
 
 def test_socket_fields_and_local_end_from_the_role_without_interfaces():
