@@ -65,6 +65,11 @@ class Dispatcher:
             self._ticking += (handler,)
 
     @property
+    def ticking(self):
+        """True when some running chisel asked for interval ticks."""
+        return any(not h.stopped for h in self._ticking)
+
+    @property
     def subscribed_types(self):
         """Event ids any live handler wants, or None when one wants every event."""
         if any(not h.stopped for h in self._any_type):

@@ -20,6 +20,8 @@ from chisel.plugins.api import Context, Summary
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # replaying a smaller file is too quick to need a progress line
 PROGRESS_EVERY = 1 << 14  # events between progress checks
 TRACING_BANNER = "Tracing... Ctrl-C to end."
+IDLE_TICK_S = 0.1  # how often an idle live run with interval ticks looks at the clock
+_END = object()  # marks the end of the source on the helper thread's queue
 
 
 class Session:
@@ -51,6 +53,7 @@ class Session:
         self._args = {}  # chisel name -> its argument namespace, filled by prepare()
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
+        self.idle_tick_s = IDLE_TICK_S
 
     @property
     def live(self):
@@ -252,7 +255,7 @@ class Session:
         matched = 0
         stats = self.stats
         progress = self._progress()
-        for ev in self.source.events():
+        for ev in self._events():
             if self._stopping:
                 break
             if ev is None:  # a live source idle past its poll timeout: let ticks follow the clock
@@ -283,6 +286,17 @@ class Session:
                 break
         if progress is not None:
             progress(done=True)
+
+    def _events(self):
+        """The source's events; for a live run with interval ticks, interleaved with None when idle.
+
+        A live source blocks while nothing happens, so a chisel redrawing every second would freeze
+        on an idle system. Then the source is read on a helper thread and the loop wakes every
+        IDLE_TICK_S to advance the ticks on the clock (the live events' clock: ns since the epoch).
+        """
+        if not (self.live and self.dispatcher.ticking):
+            return self.source.events()
+        return _clocked(self.source, self.idle_tick_s)
 
     def _event_printer(self):
         """A callable printing one event as asked: -p FORMAT, -j JSON, or sysdig's default line."""
@@ -360,6 +374,56 @@ class Session:
         self.writer = self.source = None
         if errors:
             raise ChiselRuntimeError(f"closing the capture failed: {errors[0]}; check the disk and the path")
+
+
+def _clocked(source, period_s):
+    """Yield `source.events()` read on a helper thread, and None whenever `period_s` passes without one.
+
+    The helper's exception (a corrupt record, a BPF failure) is re-raised here, in the session's
+    thread. Leaving the loop early stops the source so the helper ends too.
+    """
+    import queue  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    items = queue.SimpleQueue()
+
+    def pump():
+        try:
+            for ev in source.events():
+                items.put(ev)
+        except BaseException as exc:  # noqa: BLE001 - handed to the session's thread
+            items.put(_Failure(exc))
+        finally:
+            items.put(_END)
+
+    helper = threading.Thread(target=pump, name="chisel-source", daemon=True)
+    helper.start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=period_s)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop = getattr(source, "stop", None)
+        if stop is not None:
+            stop()
+        helper.join(timeout=5)
+
+
+class _Failure:
+    """An exception raised by the source on the helper thread."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc):
+        self.exc = exc
 
 
 def _isatty(stream):

@@ -94,3 +94,47 @@ def test_debug_shows_the_traceback_of_a_crashing_chisel():
     assert code == 1
     assert lines[0] == "chisel: error: chisel crash stopped: RuntimeError: bad; the other chisels went on"
     assert lines[1] == "Traceback (most recent call last):"
+
+
+def test_an_idle_live_run_still_ticks_on_the_clock():
+    """The source blocks after its first event until a tick happens: only the clock can produce it."""
+    import threading
+    import time
+
+    from chisel.core.event import Event, model
+
+    brk_exit = model().ids_for_name("brk")[1]
+    ticked = threading.Event()
+
+    class BlockingLiveSource(EventListSource):
+        live = True
+
+        def events(self):
+            yield Event(time.time_ns(), 1, brk_exit, [], num=1)
+            assert ticked.wait(10), "no idle tick within 10 s"
+            yield Event(time.time_ns(), 1, brk_exit, [], num=2)
+
+        def stop(self):
+            ticked.set()
+
+    class Ticker(Chisel):
+        """Records ticks."""
+        name = "ticker"
+
+        def setup(self, args, ctx):
+            self.out = ctx.out
+            ctx.set_interval(0.001)
+
+        def on_interval(self, now_ns, delta_ns):
+            ticked.set()
+
+        def on_end(self, summary):
+            self.out.line(f"{summary.events} events, ticked={ticked.is_set()}")
+
+    out, err = io.StringIO(), io.StringIO()
+    session = Session(RunConfig(), PluginManager(), [entry(Ticker)], stdout=out, stderr=err,
+                      source=BlockingLiveSource([]))
+    session.idle_tick_s = 0.01
+    assert session.run() == 0
+    assert out.getvalue() == "2 events, ticked=True\n"
+    assert err.getvalue() == "Tracing... Ctrl-C to end.\n"
