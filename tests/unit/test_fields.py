@@ -497,3 +497,36 @@ def test_abspath_resolves_dirfd_and_cwd():
         ["/home/u/b.txt", "/tmp/x", "/etc/hosts", None]
     assert [e.get("evt.is_open_write") for e in (at_cwd, at_dir)] == [False, True]
     assert _event("close", ">", [3], thread=th).get("evt.abspath") is None
+
+
+# -- through the filter ---------------------------------------------------------------------------
+def _filter_goldens():
+    rows = {}
+    for line in (GOLDEN / "filters.txt").read_text().splitlines():
+        name, text, nums = line.split("\t")
+        rows.setdefault(name, []).append((text, [int(n) for n in nums.split()]))
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(_filter_goldens()))
+def test_filters_on_fields_match_sysdig(name, utc):
+    """Filter-only tuples, ancestors, socket ends... select the events sysdig selects."""
+    from chisel.core.filter import compile_filter  # noqa: PLC0415
+    from chisel.core.output import PrintGate  # noqa: PLC0415
+
+    cases = _filter_goldens()[name]
+    compiled = [(text, compile_filter(text, registry()), want) for text, want in cases]
+    hits = {text: [] for text, _ in cases}
+    reader, timeline = _replay(name)
+    gate = PrintGate()  # sysdig never prints its internal events
+    try:
+        for ev in reader.events():
+            timeline.process(ev)
+            if gate.allows(ev):
+                for text, flt, _ in compiled:
+                    if flt.match(ev):
+                        hits[text].append(ev.num)
+    finally:
+        reader.close()
+        BOUND.bind(None)
+    assert {text: hits[text] for text, _ in cases} == dict(cases)
