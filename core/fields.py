@@ -127,8 +127,12 @@ class FieldRegistry:
                 raise UsageError(f"bad argument for field '{fdef.name}': '{raw}' is not a number; "
                                  f"write it as {_example(fdef)}")
             return int(raw)
-        if fdef.arg == "any" and _INDEX_RE.fullmatch(raw):
-            return int(raw)
+        if _INDEX_RE.fullmatch(raw):
+            if fdef.arg == "any":
+                return int(raw)
+            # evt.rawarg[0]: a raw value needs its parameter's name to know its type
+            raise UsageError(f"field '{fdef.name}' takes a name, not an index: write it as "
+                             f"{_example(fdef)}")
         return raw
 
     def _unknown(self, name):

@@ -200,6 +200,7 @@ def test_lookup_parses_names_and_arguments(text, name, arg):
     ("proc.aname[]", "field 'proc.aname' needs an argument in 'proc.aname[]', as in proc.aname[1]"),
     ("fd.name[1]", "field 'fd.name' takes no argument; drop the brackets in 'fd.name[1]'"),
     ("fd.nam[1]", "unknown field 'fd.nam'; did you mean 'fd.name'?"),
+    ("evt.rawarg[0]", "field 'evt.rawarg' takes a name, not an index: write it as evt.rawarg.fd"),
 ])
 def test_lookup_errors_are_usage_errors_with_a_hint(text, message):
     with pytest.raises(UsageError) as err:
