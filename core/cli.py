@@ -317,13 +317,11 @@ class _Cli:
         if early.help and not self._names_a_chisel(rest):
             bare.print_help(self.stdout)
             return ExitCode.OK
-        if early.version:
-            from importlib.metadata import version  # noqa: PLC0415
-
-            print(f"chisel {version('chisel')}", file=self.stdout)
-            return ExitCode.OK
         settings = load_settings(env=self.env)
         self.plugins = self._load_plugins(settings, early.plugin_dir)
+        if early.version:
+            self._print_version()
+            return ExitCode.OK
         parser = build_parser(self.plugins)
         globals_, rest, command = split_global_options(self.argv, parser)  # plugins' options too
         opts = parser.parse_args(globals_)
@@ -374,6 +372,15 @@ class _Cli:
             chisel_args[entry.name] = {**settings.chisel_args.get(entry.name, {}), **arg_values}
         session = Session(config, self.plugins, chisels, chisel_args, stdout=self.stdout, stderr=self.stderr)
         return session.run()
+
+    def _print_version(self):
+        """`chisel X.Y.Z` and, as pytest does, the third-party plugins loaded (for bug reports)."""
+        from importlib.metadata import version  # noqa: PLC0415
+
+        print(f"chisel {version('chisel')}", file=self.stdout)
+        labels = sorted({e.source.label for e in self.plugins.chisels().values() if not e.source.is_builtin})
+        if labels:
+            print(f"plugins: {', '.join(labels)}", file=self.stdout)
 
     @staticmethod
     def _names_a_chisel(rest):

@@ -289,3 +289,11 @@ def test_chisel_help_is_its_info():
     code, out, _ = run("--plugin-dir", GOOD, "count_events", "--help")
     assert code == 0
     assert out.splitlines()[3] == "count_events    Count events by type."
+
+
+def test_version_names_the_third_party_plugins_loaded():
+    from importlib.metadata import version
+
+    code, out, _ = run("--plugin-dir", GOOD, "--version")
+    assert (code, out) == (0, f"chisel {version('chisel')}\n"
+                              f"plugins: {GOOD}/count_events.py, {GOOD}/lone_script.py\n")
