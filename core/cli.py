@@ -177,7 +177,7 @@ def parse_chisel_words(rest, find_chisel_args, global_options=()):
     `find_chisel_args(ref)` returns the chisel's `args` (tuple of Arg) and its name, resolving and
     loading it; it is called once, when the first positional names a chisel.
     """
-    ref, name, args, values, words = None, None, (), {}, []
+    ref, name, values, words = None, None, {}, []
     by_option = {}
     i = 0
     while i < len(rest):
@@ -191,10 +191,8 @@ def parse_chisel_words(rest, find_chisel_args, global_options=()):
             if arg is None:
                 raise _unknown_option(opt, by_option, name)
             if arg.is_flag:
-                if attached:
-                    values[arg.name] = arg.convert(attached)
-                else:
-                    values[arg.name] = True
+                value = arg.convert(attached) if attached else True
+                values[arg.name] = not value if opt.startswith("--no-") and opt != arg.option else value
             elif attached or "=" in tok:
                 values[arg.name] = arg.convert(attached)
             elif i + 1 < len(rest):
@@ -205,7 +203,7 @@ def parse_chisel_words(rest, find_chisel_args, global_options=()):
                                  f"see 'chisel --info {name}'")
         elif ref is None and not words and not reads_as_filter(tok):
             ref = tok
-            args, name = find_chisel_args(tok)
+            args, name = find_chisel_args(tok)  # a flag that defaults to true is turned off by --no-NAME
             by_option = {a.option: a for a in args}
             by_option.update({f"--no-{a.option[2:]}": a for a in args if a.is_flag and a.default})
         else:
@@ -228,15 +226,15 @@ def _unknown_option(opt, known, chisel=None):
 # -- listing ---------------------------------------------------------------------------------------
 
 
-def _wrap_hard(text, width):
-    """sysdig wraps descriptions every `width` characters, mid-word; so do we, for identical layout."""
-    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+def _wrap(text, width):
+    """Descriptions wrapped at sysdig's width; sysdig cuts mid-word, we break between words."""
+    return textwrap.wrap(text, width) or [""]
 
 
 def _listing_row(entry):
     """A chisel's rows in the listing; a third-party chisel gets its source on a line of its own."""
     lines = []
-    desc = _wrap_hard(entry.cls.summary(), LIST_DESC_WIDTH)
+    desc = _wrap(entry.cls.summary(), LIST_DESC_WIDTH)
     pad = " " * LIST_NAME_WIDTH
     if len(entry.name) >= LIST_NAME_WIDTH:
         lines.append(entry.name)

@@ -297,3 +297,25 @@ def test_version_names_the_third_party_plugins_loaded():
     code, out, _ = run("--plugin-dir", GOOD, "--version")
     assert (code, out) == (0, f"chisel {version('chisel')}\n"
                               f"plugins: {GOOD}/count_events.py, {GOOD}/lone_script.py\n")
+
+
+def test_a_flag_that_defaults_to_true_is_turned_off_with_no():
+    args = (Arg("color", bool, default=True), Arg("verbose", bool))
+    find = lambda r: (args, "c")  # noqa: E731
+    assert parse_chisel_words(["c", "--no-color"], find)[1] == {"color": False}
+    assert parse_chisel_words(["c", "--color=false", "--verbose"], find)[1] == {"color": False, "verbose": True}
+
+
+def test_long_summaries_wrap_between_words():
+    from chisel.core.cli import format_listing
+    from chisel.plugins import Chisel
+    from chisel.plugins.manager import ChiselEntry, PluginSource
+
+    class Wordy(Chisel):
+        """Network connections as they open, and the bytes each one carried over their lifetime."""
+        name = "wordy"
+        category = "Net"
+
+    lines = format_listing([ChiselEntry(Wordy, PluginSource("builtin", "built-in", "builtin"))])
+    assert lines[3:5] == ["wordy           Network connections as they open, and the bytes each one",
+                          "                carried over their lifetime."]
