@@ -86,8 +86,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; run 'chisel --help' for usage")
 
 
-def build_parser(plugins=None):
-    """The parser of the global options; plugins may add theirs through `chisel_add_options`."""
+def build_parser(plugins=None, warn=None):
+    """The parser of the global options; plugins may add theirs through `chisel_add_options`.
+
+    Each plugin's hook runs on its own: one that fails (an option clashing with ours, say) is
+    reported through `warn` by name and its options are left out.
+    """
     p = _Parser(prog=PROG, add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
                 usage="chisel [OPTIONS] [NAME | FILE.py] [CHISEL OPTIONS] [FILTER ...] [-- COMMAND [ARGS]]",
                 description="Capture system calls live with eBPF, or replay a sysdig capture, and run a "
@@ -123,7 +127,7 @@ def build_parser(plugins=None):
                      help="never colour the output")
     out.add_argument("--debug", action="store_true", default=None, help="show tracebacks on errors")
     if plugins is not None:
-        plugins.hook.chisel_add_options.call_historic(kwargs={"parser": p})
+        plugins.call_isolated("chisel_add_options", warn, parser=p)
     return p
 
 
@@ -320,7 +324,7 @@ class _Cli:
         if early.version:
             self._print_version()
             return ExitCode.OK
-        parser = build_parser(self.plugins)
+        parser = build_parser(self.plugins, self.warn)
         globals_, rest, command = split_global_options(self.argv, parser)  # plugins' options too
         opts = parser.parse_args(globals_)
         if opts.list_fields:

@@ -319,3 +319,16 @@ def test_long_summaries_wrap_between_words():
     lines = format_listing([ChiselEntry(Wordy, PluginSource("builtin", "built-in", "builtin"))])
     assert lines[3:5] == ["wordy           Network connections as they open, and the bytes each one",
                           "                carried over their lifetime."]
+
+
+def test_a_plugin_option_clashing_with_ours_is_reported_and_the_run_goes_on(tmp_path):
+    (tmp_path / "clash_opt.py").write_text(
+        "from chisel.plugins import hookimpl\n"
+        "@hookimpl\n"
+        "def chisel_add_options(parser):\n"
+        "    parser.add_argument('-r')\n")
+    os.chmod(tmp_path, 0o755)
+    code, out, err = run("--plugin-dir", str(tmp_path), "-r", CAT_WRITE, "-n", "131")
+    assert (code, len(out.splitlines())) == (0, 1)
+    assert err == (f"chisel: warning: plugin {tmp_path}/clash_opt.py failed in chisel_add_options: "
+                   "ArgumentError: argument -r: conflicting option string: -r\n")
