@@ -17,18 +17,22 @@ from .params import AF_INET, AF_INET6, AF_UNIX, decode_value
 
 # Kernel-internal error numbers that reach user space through syscall exit values; Python's errno
 # module does not know them. Names as the kernel (and sysdig) spell them.
+# The set is sysdig 0.29's: numbers 1-125 and these, checked by running it on a made-up capture.
 _KERNEL_ERRNOS = {
     512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 521: "EBADHANDLE",
-    522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL", 526: "ESERVERFAULT",
-    527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED",
+    516: "ERESTART_RESTARTBLOCK", 521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE",
+    524: "ENOTSUPP", 525: "ETOOSMALL", 526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX",
+    529: "EIOCBQUEUED", 530: "EIOCBRETRY",
 }
 # Where Python picks a different alias for a shared number than sysdig does.
 _ERRNO_PREFERRED = {11: "EAGAIN", 35: "EDEADLK", 95: "EOPNOTSUPP"}
+_LAST_CLASSIC_ERRNO = 125  # ECANCELED; sysdig 0.29 names none of the later ones (ENOKEY...)
 
-ERRNO_NAMES = {**errno.errorcode, **_KERNEL_ERRNOS, **_ERRNO_PREFERRED}
+ERRNO_NAMES = {**{n: name for n, name in errno.errorcode.items() if n <= _LAST_CLASSIC_ERRNO},
+               **_KERNEL_ERRNOS, **_ERRNO_PREFERRED}
 
 AT_FDCWD = -100
+_NO_ID = 0xFFFFFFFF  # uid/gid "none"
 
 # Longest rendered buffer without -v or a chisel: sysdig keeps 77 characters and adds "...".
 DEFAULT_MAX_BUFFER_CHARS = 80
@@ -63,6 +67,28 @@ def errno_name(code):
     return ERRNO_NAMES.get(abs(code))
 
 
+# Flag-table entries added after sysdig 0.29 (scap-flags.tsv 'since' column; the event model
+# does not carry it) for tables that 0.29 events use: 0.29 never shows these names.
+_NAMES_AFTER_029 = {
+    "file_flags": frozenset({"O_F_CREATED", "FD_UPPER_LAYER", "FD_LOWER_LAYER"}),
+    "clone_flags": frozenset({"CLONE_CHILD_IN_PIDNS"}),
+    "shutdown_how": frozenset({"SHUT_UNKNOWN"}),
+    "execve_flags": frozenset({"EXE_UPPER_LAYER", "EXE_FROM_MEMFD", "EXE_LOWER_LAYER"}),
+}
+
+
+def _entries_029(table):
+    """The table's entries as sysdig 0.29 knows them, in scan order (cached per table)."""
+    entries = _ENTRIES_029.get(table.name)
+    if entries is None:
+        later = _NAMES_AFTER_029.get(table.name, frozenset())
+        entries = _ENTRIES_029[table.name] = tuple(e for e in table.entries if e[1] not in later)
+    return entries
+
+
+_ENTRIES_029 = {}
+
+
 def render_flags(table, value):
     """The names sysdig 0.29 shows for `value` in a flag table, joined with '|'; '' when none match.
 
@@ -72,7 +98,7 @@ def render_flags(table, value):
     """
     names = []
     remaining = value
-    for entry, name in table.entries:
+    for entry, name in _entries_029(table):
         if entry == value:
             names.append(name)
             break
@@ -92,6 +118,9 @@ def raw_int(raw, ptype):
 # Integer types rendered as a bare number (no name lookup, no resolution).
 _PLAIN_INT_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_UINT8",
                               "PT_UINT16", "PT_UINT32", "PT_UINT64"})
+# sysdig 0.29 prints these unsigned types in decimal through signed formats: 4294967295 shows
+# as -1 (checked by running it on made-up values). 8- and 16-bit ones stay unsigned.
+_DEC_AS_SIGNED = frozenset({"PT_UINT32", "PT_UINT64", "PT_UID", "PT_GID"})
 
 _SIGNED_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_ERRNO", "PT_FD",
                            "PT_PID", "PT_FD32", "PT_PID32"})
@@ -221,8 +250,8 @@ class ArgRenderer:
             "PT_UID": self._uid, "PT_GID": self._gid, "PT_RELTIME": self._reltime,
             "PT_FLAGS8": self._flags, "PT_FLAGS16": self._flags, "PT_FLAGS32": self._flags,
             "PT_ENUMFLAGS8": self._flags, "PT_ENUMFLAGS16": self._flags,
-            "PT_ENUMFLAGS32": self._flags, "PT_MODE": self._flags,
-            "PT_SYSCALLID": self._number, "PT_SIGSET": self._number,
+            "PT_ENUMFLAGS32": self._flags, "PT_MODE": self._mode,
+            "PT_SYSCALLID": self._number, "PT_SIGSET": self._sigset,
             "PT_DOUBLE": self._double, "PT_IPV4ADDR": self._ipv4, "PT_IPV6ADDR": self._ipv6,
             "PT_DYN": self._dyn, "PT_CHARBUFARRAY": self._charbuf,
         }
@@ -249,7 +278,7 @@ class ArgRenderer:
     def _renderer_for(self, p):
         """The function rendering parameter `p`; plain decimal integers get a dedicated one."""
         if p.fmt == "PF_DEC" and p.ptype in _PLAIN_INT_TYPES:
-            size, signed = p.size, p.ptype in _SIGNED_TYPES
+            size, signed = p.size, p.ptype in _SIGNED_TYPES or p.ptype in _DEC_AS_SIGNED
 
             def plain_int(ev, raw, p):
                 if len(raw) != size:
@@ -293,10 +322,11 @@ class ArgRenderer:
     def _number(self, ev, raw, p):
         if p.size is not None and len(raw) != p.size:
             return ""
-        v = int.from_bytes(raw, "little", signed=p.ptype in _SIGNED_TYPES)
         fmt = p.fmt
         if fmt == "PF_DEC":
-            return str(v)
+            signed = p.ptype in _SIGNED_TYPES or p.ptype in _DEC_AS_SIGNED
+            return str(int.from_bytes(raw, "little", signed=signed))
+        v = int.from_bytes(raw, "little", signed=p.ptype in _SIGNED_TYPES)
         if fmt == "PF_HEX":
             return f"{v:X}"
         if fmt == "PF_OCT":
@@ -409,8 +439,8 @@ class ArgRenderer:
                 break
             fd, flags = struct.unpack_from("<qh", raw, off)
             fdi = fdtable.get(fd)
-            tc = fdi.typechar if fdi is not None else ""
-            items.append(f"{fd}:{tc}{flags:X}")
+            tc = fdi.typechar if fdi is not None else "?"
+            items.append(f"{fd}:{tc}{flags & 0xFFFF:x}")
         return " ".join(items)
 
     def _sigtype(self, ev, raw, p):
@@ -421,34 +451,54 @@ class ArgRenderer:
         return f"{v}({name})" if name else str(v)
 
     def _uid(self, ev, raw, p):
-        if len(raw) != 4:
-            return ""
-        v = int.from_bytes(raw, "little")
-        user = self.state.users.get(v) if self.state is not None else None
-        return f"{v}({user.name})" if user is not None else str(v)
+        return self._id_with_name(raw, self.state.users if self.state is not None else {})
 
     def _gid(self, ev, raw, p):
+        return self._id_with_name(raw, self.state.groups if self.state is not None else {})
+
+    @staticmethod
+    def _id_with_name(raw, table):
+        """A uid/gid and its name: `<NONE>` for -1 (no id), `<NA>` for an unknown one."""
         if len(raw) != 4:
             return ""
         v = int.from_bytes(raw, "little")
-        group = self.state.groups.get(v) if self.state is not None else None
-        return f"{v}({group.name})" if group is not None else str(v)
+        if v == _NO_ID:
+            return "-1(<NONE>)"
+        entry = table.get(v)
+        return f"{_as_int32(v)}({entry.name if entry is not None else '<NA>'})"
 
     def _reltime(self, ev, raw, p):
         if len(raw) != 8:
             return ""
         v = int.from_bytes(raw, "little")
-        return f"{v}({_human_duration(v)})"
+        return f"{v}({v / 1e9:g}s)"  # seconds as C's %g: 1e-09s, 0.0015s, 1.5s
 
     def _flags(self, ev, raw, p):
+        """Flags in decimal (whatever the print format says), with their names if any."""
         if p.size is not None and len(raw) != p.size:
             return ""
         v = int.from_bytes(raw, "little")
         table = self._flag_tables.get(p.table) if p.table else None
-        if table is None:
-            return self._number(ev, raw, p)
-        names = render_flags(table, v)
+        names = render_flags(table, v) if table is not None else ""
         return f"{v}({names})" if names else str(v)
+
+    def _mode(self, ev, raw, p):
+        """File mode bits: C's %#o, then the names of the bits."""
+        if len(raw) != 4:
+            return ""
+        v = int.from_bytes(raw, "little")
+        table = self._flag_tables.get(p.table) if p.table else None
+        names = render_flags(table, v) if table is not None else ""
+        text = f"0{v:o}" if v else "0"
+        return f"{text}({names})" if names else text
+
+    def _sigset(self, ev, raw, p):
+        """A signal mask: the names of its signals (bit n-1 is signal n), space-separated."""
+        if len(raw) != 4:
+            return ""
+        v = int.from_bytes(raw, "little")
+        names = self._flag_tables["signals"].by_value
+        return " ".join(names[n] for n in range(1, 33) if v & (1 << (n - 1)) and n in names)
 
     def _double(self, ev, raw, p):
         return f"{struct.unpack('<d', raw)[0]:f}" if len(raw) == 8 else ""
@@ -475,15 +525,8 @@ class ArgRenderer:
         return handler(ev, raw[1:], sub)
 
 
-def _human_duration(ns):
-    """sysdig's short duration text for PT_RELTIME: 0s, 1ms, 1s, 1.50s ..."""
-    if ns == 0:
-        return "0s"
-    for unit, div in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
-        if ns >= div:
-            q, r = divmod(ns, div)
-            return f"{q}{unit}" if r == 0 else f"{ns / div:.2f}{unit}"
-    return f"{ns}ns"
+def _as_int32(v):
+    return v - (1 << 32) if v >= 1 << 31 else v
 
 
 def rawarg(ev, name):

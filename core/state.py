@@ -436,12 +436,12 @@ class State:
         raw = self._arg(ev, "tuple", enter=False)
         tup = decode_socktuple(raw) if raw else None
         if tup is None:
-            fdinfo = FdInfo(fd, "unknown", "")
-        else:
-            fdinfo = FdInfo(fd, tup[0], "")
-            self._set_tuple(fdinfo, tup, is_server=True)
-            if fdinfo.l4proto is None and tup[0] != "unix":
-                fdinfo.l4proto = "tcp"
+            ev.fdnum = fd
+            return  # without a tuple sysdig does not know what was accepted: no entry
+        fdinfo = FdInfo(fd, tup[0], "")
+        self._set_tuple(fdinfo, tup, is_server=True)
+        if fdinfo.l4proto is None and tup[0] != "unix":
+            fdinfo.l4proto = "tcp"
         self._add_fd(ev, th, fd, fdinfo)
 
     @staticmethod

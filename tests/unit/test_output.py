@@ -101,8 +101,13 @@ def test_pids_users_signals_and_durations_resolve(state):
     r = ArgRenderer(state)
     assert r.info(make(state, "switch", ">", 7896, 0, 0, 0, 0, 0)).startswith("next=7896(echo) ")
     assert r.info(make(state, "getuid", "<", 0)) == "uid=0(root) "
+    assert r.info(make(state, "getuid", "<", 4242)) == "uid=4242(<NA>) "
+    assert r.info(make(state, "getuid", "<", 0xFFFFFFFF)) == "uid=-1(<NONE>) "
     assert r.info(make(state, "signaldeliver", ">", 1, 2, 14)) == "spid=1 dpid=2 sig=14(SIGALRM) "
     assert r.info(make(state, "nanosleep", ">", 1_000_000_000)) == "interval=1000000000(1s) "
+    assert r.info(make(state, "nanosleep", ">", 1500)) == "interval=1500(1.5e-06s) "
+    assert r.info(make(state, "ppoll", ">", [], 0, 0x80000003)) == (
+        "fds= timeout=0(0s) sigmask=SIGHUP SIGINT ")
 
 
 def test_socktuple_and_fdlist(state):
@@ -111,7 +116,7 @@ def test_socktuple_and_fdlist(state):
     assert r.arg(ev, "tuple") == "127.0.0.1:47192->127.0.0.1:80"
     assert r.arg(ev, "res") == "-115(EINPROGRESS)"
     ev = make(state, "poll", ">", [(3, 1), (9, 4)], 16)
-    assert r.arg(ev, "fds") == "3:f1 9:4"
+    assert r.arg(ev, "fds") == "3:f1 9:?4"
     assert r.arg(ev, "nope") is None
 
 
@@ -262,3 +267,16 @@ def test_format_formatter_shows_buffers_in_the_buffer_format():
     assert FormatFormatter("%evt.buffer|").format(ev) == "GET /..|"
     hex_fmt = FormatFormatter("%evt.buffer|", buffer_format=BufferFormat.HEX)
     assert hex_fmt.format(ev) == "\n\t0x0000: 4745 5420 2f0d 0a\n|"
+
+
+def test_numbers_print_as_sysdig_0_29_does(state):
+    """32/64-bit unsigned values through signed formats; flags without a table in decimal;
+    modes in octal with names; flag names added after 0.29 left out."""
+    r = ArgRenderer(state)
+    ev = make(state, "switch", ">", 1, 2**64 - 1, 0, 2**32 - 1, 2**31, 0)
+    assert r.info(ev) == ("next=1 pgft_maj=-1 pgft_min=0 vm_size=-1 vm_rss=-2147483648 "
+                          "vm_swap=0 ")
+    assert r.info(make(state, "eventfd", ">", 5, 26)) == "initval=5 flags=26 "
+    assert r.arg(make(state, "chmod", "<", 0, "/x", 0o4755), "mode") == (
+        "04755(S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID)")
+    assert r.arg(make(state, "open", ">", "/x", 0x4001, 0), "flags") == "16385(O_RDONLY)"
