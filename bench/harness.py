@@ -20,6 +20,7 @@ from dataclasses import dataclass
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 BUILD_DIR = os.path.join(tempfile.gettempdir(), "chisel-bench-build")
+STOP_TIMEOUT = 15  # seconds a tracer gets to exit after SIGINT before SIGKILL
 
 
 class Unavailable(Exception):
@@ -53,6 +54,8 @@ class TracedRun:
     tracer_stdout: str = ""
     tracer_stderr: str = ""
     ready_s: float = None  # seconds from spawning the tracer to its readiness line
+    tracer_returncode: int = None
+    tracer_killed: bool = False  # it ignored SIGINT for STOP_TIMEOUT seconds
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ def run_traced(tracer, argv, timeout, ready_timeout):
         return TracedRun(elapsed, syscalls)
     with BackgroundTracer(tracer, ready_timeout) as bg:
         elapsed, syscalls = _parse_workload_line(_run_checked(argv, timeout, "workload"))
-    return TracedRun(elapsed, syscalls, bg.stdout, bg.stderr, bg.ready_s)
+    return TracedRun(elapsed, syscalls, bg.stdout, bg.stderr, bg.ready_s, bg.proc.returncode,
+                     bg.killed)
 
 
 class BackgroundTracer:
@@ -127,6 +131,7 @@ class BackgroundTracer:
         self.tracer, self.ready_timeout = tracer, ready_timeout
         self.stdout = self.stderr = ""
         self.ready_s = None
+        self.exited_early = self.killed = False
 
     def __enter__(self):
         self._out = tempfile.TemporaryFile()
@@ -135,7 +140,7 @@ class BackgroundTracer:
         self.proc = subprocess.Popen(
             list(self.tracer.argv), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL if self.tracer.stdout_to_null else self._out,
-            stderr=self._err, start_new_session=True)
+            stderr=self._err, start_new_session=True, preexec_fn=_default_sigint)
         try:
             self._wait_ready(started)
         except BaseException:
@@ -145,10 +150,11 @@ class BackgroundTracer:
 
     def __exit__(self, *exc):
         self._stop()
-        returncode = self.proc.returncode
-        if exc[0] is None and returncode not in (0, -signal.SIGINT, 130):
-            raise Unavailable(f"{self.tracer.name} exited {returncode}: "
-                              f"{_last_line(self.stderr) or _last_line(self.stdout)}")
+        # A tracer that died while the workload ran measured nothing. One that had to be
+        # killed after SIGINT did trace the workload: the run counts, flagged as `killed`.
+        if exc[0] is None and self.exited_early:
+            raise Unavailable(f"{self.tracer.name} exited {self.proc.returncode} during the "
+                              f"run: {_last_line(self.stderr) or _last_line(self.stdout)}")
         return False
 
     def _wait_ready(self, started):
@@ -172,16 +178,24 @@ class BackgroundTracer:
                               f"{_last_line(_read_all(self._err))}")
 
     def _stop(self):
-        if self.proc.poll() is None:
+        self.exited_early = self.proc.poll() is not None
+        if not self.exited_early:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+                self.killed = True
         self.stdout, self.stderr = _read_all(self._out), _read_all(self._err)
         self._out.close()
         self._err.close()
+
+
+def _default_sigint():
+    """In the tracer's child: take SIGINT's default back. A harness started in the background
+    by a shell inherits SIGINT ignored, and so would every tracer, which then never stops."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def time_command(argv, timeout, stdout=subprocess.DEVNULL):

@@ -12,6 +12,7 @@ hits all scenarios alike. A scenario that cannot run here is reported as 'n/a (r
 import argparse
 import os
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -21,28 +22,40 @@ import scenarios
 from harness import Unavailable
 
 
+SECTIONS = ("overhead", "streaming", "replay", "startup")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="run every scenario once with tiny counts (CI smoke mode)")
     parser.add_argument("--runs", type=int, default=None,
                         help="runs per scenario, the median is reported (default 5, quick 1)")
-    parser.add_argument("--only", choices=("overhead", "streaming", "replay", "startup"),
+    parser.add_argument("--only", choices=SECTIONS,
                         action="append", help="run only these sections (repeatable)")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 5)
-    sections = args.only or ("overhead", "streaming", "replay", "startup")
+    sections = [s for s in SECTIONS if not args.only or s in args.only]
     bench = Bench(quick=args.quick, runs=runs)
     try:
         bench.binary = harness.build_workload()
     except Unavailable as why:
         print(f"bench: cannot build the workload: {why}", file=sys.stderr)
         return 1
+    # SIGTERM unwinds like Ctrl-C, so a running tracer is stopped rather than orphaned.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"chisel benchmark: {'quick' if args.quick else 'full'} mode, {runs} run(s) per "
-          f"scenario, {os.cpu_count()} CPUs, kernel {os.uname().release}")
+          f"scenario, {os.cpu_count()} CPUs, kernel {os.uname().release}, {_load()}")
     for section in sections:
         getattr(bench, section)()
+    # Other work on the machine skews every ratio; say how busy it was.
+    print(f"\nfinished; {_load()}")
     return 0
+
+
+def _load():
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min)"
 
 
 class Bench:
@@ -70,7 +83,7 @@ class Bench:
                     times[i].append(self._run_once(workload, tracer))
                 except Unavailable as why:
                     failures[i] = str(why)
-        base = {jobs[i][0]: statistics.median(t for t, _ in times[i])
+        base = {jobs[i][0]: statistics.median(t for t, _, _ in times[i])
                 for i in range(len(baselines)) if times[i]}
         print("\n== Overhead: workload loop time traced / untraced (median) ==")
         table = [("WORKLOAD", "TRACER", "LOOP(ms)", "SYSCALLS/s", "RATIO", "NOTE")]
@@ -80,7 +93,11 @@ class Bench:
             if i in failures or not times[i]:
                 table.append((label, name, "", "", "n/a", f"({failures.get(i, 'no runs')})"))
                 continue
-            elapsed_ns, syscalls = statistics.median(t for t, _ in times[i]), times[i][0][1]
+            elapsed_ns = statistics.median(t for t, _, _ in times[i])
+            syscalls = times[i][0][1]
+            killed = sum(k for _, _, k in times[i])
+            if killed:
+                note += f" (needed SIGKILL after SIGINT in {killed} run(s))"
             ratio = f"{elapsed_ns / base[workload]:.2f}x" if workload in base else "n/a"
             table.append((label, name, f"{elapsed_ns / 1e6:.1f}",
                           _si(syscalls / (elapsed_ns / 1e9)), ratio, note))
@@ -90,10 +107,11 @@ class Bench:
         argv = harness.workload_argv(self.binary, workload.mode, workload.count(self.quick))
         if tracer is None:
             elapsed, syscalls = harness.run_untraced(argv, self.timeout)
+            killed = False
         else:
             run = harness.run_traced(tracer, argv, self.timeout, self.ready_timeout)
-            elapsed, syscalls = run.elapsed_ns, run.syscalls
-        return elapsed, syscalls
+            elapsed, syscalls, killed = run.elapsed_ns, run.syscalls, run.tracer_killed
+        return elapsed, syscalls, killed
 
     # -- streaming: chisel -j at rising offered rates ------------------------------------------
 

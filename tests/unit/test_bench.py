@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import sys
 
 import pytest
@@ -87,3 +88,16 @@ def test_table_and_number_formatting(capsys):
     assert capsys.readouterr().out == "A    LONGER  NOTE\nxyz  1       a note\n"
     assert [run._si(v) for v in (999, 1500, 2_500_000)] == ["999", "1.50k", "2.50M"]
     assert run._drops("0 events dropped\n") == 0 and run._drops("nothing") is None
+
+
+@needs_gcc
+def test_tracer_stops_on_sigint_even_when_the_harness_ignores_it(workload):
+    # A shell's background job starts with SIGINT ignored; tracers must not inherit that.
+    tracer = harness.Tracer("sleeper", ("/bin/sh", "-c", "echo Tracing >&2; exec sleep 60"),
+                            ready=r"Tracing")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = harness.run_traced(tracer, harness.workload_argv(workload, "rw", 23), 30, 20)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.tracer_returncode == -signal.SIGINT  # not the SIGKILL fallback
