@@ -531,3 +531,35 @@ def test_filters_on_fields_match_sysdig(name, utc):
         reader.close()
         BOUND.bind(None)
     assert {text: hits[text] for text, _ in cases} == dict(cases)
+
+
+def _every_field_spelling():
+    """Each registered field, with typical arguments for those that take one."""
+    out = []
+    for fdefs in registry().classes().values():
+        for f in fdefs:
+            if f.arg is None or not f.arg_required:
+                out.append(f.name)
+            if f.arg in ("index", "any"):
+                out += [f"{f.name}[0]", f"{f.name}[1]", f"{f.name}[9]"]
+            if f.arg in ("name", "any"):
+                out += [f"{f.name}.fd", f"{f.name}.res", f"{f.name}[HOME]"]
+    return out
+
+
+@pytest.mark.parametrize("name", ("falco_cat_write", "libs_curl_google", "libs_single_ipv6_conn",
+                                  "falco_empty_2016"))
+def test_every_field_extracts_on_every_event_without_raising(name):
+    spellings = _every_field_spelling()
+    reader, timeline = _replay(name)
+    count = 0
+    try:
+        for ev in reader.events():
+            timeline.process(ev)
+            for field in spellings:
+                registry().extract(ev, field)
+                count += 1
+    finally:
+        reader.close()
+        BOUND.bind(None)
+    assert count > 0
