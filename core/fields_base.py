@@ -20,8 +20,9 @@ class FieldDef:
     """One field: `name` (sysdig's spelling), `ftype`, one-line `doc`, and `extract`.
 
     `ftype` uses sysdig's type names: UINT64, INT64, UINT32, INT32, INT16, CHARBUF, BYTEBUF, BOOL,
-    IPADDR, IPNET, PORT, RELTIME, ABSTIME, DOUBLE, DYNAMIC. Extracted values are typed Python values:
-    `int` for numeric types (PORT, RELTIME and ABSTIME included), `bool` for BOOL, `str` for CHARBUF,
+    IPADDR, IPNET, PORT, RELTIME, ABSTIME, DOUBLE, DYNAMIC. Extracted values are typed Python
+    values: `int` for numeric types (PORT, RELTIME and ABSTIME included), `bool` for BOOL, `str`
+    for CHARBUF,
     `bytes` for BYTEBUF, `float` for DOUBLE, and for IPADDR the address as *text* ('10.0.0.1',
     '2001:db8::1'; the filter turns text into `ipaddress` objects itself); None when the field does
     not apply to the event (shown as <NA>).

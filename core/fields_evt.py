@@ -164,7 +164,7 @@ def _arg(ev, which):
 
 
 def resolved_part(text):
-    """evt.arg shows only the resolved form of 'VALUE(RESOLVED)' texts: '3(<f>/etc/x)' -> '<f>/etc/x'."""
+    """evt.arg shows only the resolved part of 'VALUE(RESOLVED)': '3(<f>/etc/x)' -> '<f>/etc/x'."""
     if text is None or not text.endswith(")"):
         return text
     open_at = text.find("(")

@@ -1,8 +1,10 @@
-"""The `fd.*` fields: the fd an event uses or creates (`ev.fd`, `ev.fdnum`, set by the state engine).
+"""The `fd.*` fields: the fd an event uses or creates (`ev.fd`, `ev.fdnum`, set by the state).
 
 IP addresses are text ('10.0.0.1', '2001:db8::1'), ports ints. Client/server fields (fd.cip,
-fd.sport...) read the socket's tuple; local/remote ones (fd.lip, fd.rport...) also need the socket's
-role (`FdInfo.is_server`, set by the state engine from connect/accept), and are <NA> without it.
+fd.sport...) read the socket's tuple; local/remote ones (fd.lip, fd.rport...) take the client as the
+local end when its address is this machine's (loopback or an interface of the bound snapshot), else
+the server, falling back to the state's role (`FdInfo.is_server`) without interface data; they are
+<NA> on a socket without a client side.
 The filter-only fields (fd.ip, fd.port, fd.net, fd.proto and the *net ones) return a tuple of the
 candidate values of both endpoints; a socket with no endpoint known yet counts as 0.0.0.0 (or ::)
 port 0, as sysdig matches it.
@@ -10,13 +12,15 @@ port 0, as sysdig matches it.
 sysdig 0.29.3 quirks reproduced (checked on the bundled captures):
 * enter events of fd-creating syscalls (open, socket, pipe...) have fd.num -1 and fd.typechar from
   the syscall ('f', '4', 'p'); a failed open exit has fd.name set to the path it tried;
-* fd.is_server tells whether the server address is on this machine (loopback, a local interface,
-  or an unspecified IPv6 address), not the socket's role: a client connected to 127.0.0.1 shows true;
+* fd.is_server tells whether the server address is on this machine (loopback, a local
+  interface, or an unspecified IPv6 address), not the socket's role: a client connected to
+  127.0.0.1 shows true;
 * fd.cproto/sproto/lproto/rproto show the port number as text (sysdig without -R);
 * an fd number the state does not know has fd.typechar 'o', and on exit events fd.name '' and
   fd.directory '/'; fd.dev is shown in hex.
 """
 
+import functools
 import ipaddress
 import os
 
@@ -28,9 +32,9 @@ _FILE_TYPES = frozenset({"file", "directory"})
 
 # fd.typechar of the fd an fd-creating syscall is about to make, for its enter event.
 _CREATOR_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "pipe": "p",
-                     "socket": "4", "accept": "4", "accept4": "4", "eventfd": "e", "signalfd": "s", "timerfd_create": "t",
-                     "inotify_init": "i", "epoll_create": "l", "epoll_create1": "l",
-                     "memfd_create": "m", "pidfd_open": "P", "userfaultfd": "u", "bpf": "b",
+                     "socket": "4", "accept": "4", "accept4": "4", "eventfd": "e", "signalfd": "s",
+                     "timerfd_create": "t", "inotify_init": "i", "epoll_create": "l",
+                     "epoll_create1": "l", "memfd_create": "m", "pidfd_open": "P", "userfaultfd": "u", "bpf": "b",
                      "io_uring_setup": "r"}
 _OPEN_EVENTS = frozenset({"open", "openat", "openat2", "creat"})
 _EINPROGRESS = -115
@@ -153,6 +157,7 @@ def _local_end(fd):
     return fd.is_server if fd.is_server is not None else False
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_loopback(addr):
     try:
         return ipaddress.ip_address(addr).is_loopback

@@ -107,8 +107,9 @@ CAPTURES = ("falco_cat_write", "falco_connect_localhost", "falco_open-multiple-f
 
 # Differences from sysdig that do not come from the field extractors, by reason. A field listed
 # for a capture may differ there (on some events); any other difference fails the test.
+# state: brk/mmap/switch memory and page-fault updates are not applied
 _STATE_MEMORY = ("proc.vmsize", "proc.vmrss", "thread.vmsize", "thread.vmrss", "thread.pfminor",
-                 "thread.pfmajor")  # state: brk/mmap/switch memory and page-fault updates not applied
+                 "thread.pfmajor")
 _STATE_IDS = ("proc.sid", "proc.vpgid", "proc.vpid", "thread.vtid", "proc.sname")  # state/reader:
 # ids a capture does not record default to 0 / the pid, where sysdig keeps -1 (vpid/vtid: <NA>)
 _STATE_PLACEHOLDER = ("proc.fdlimit", "proc.fdusage")  # placeholder threads: fdlimit 0, sysdig -1
@@ -252,12 +253,11 @@ def test_field_list_is_sysdig_style_by_class():
     lines = text.splitlines()
     classes = [line.split()[-1] for line in lines if line.startswith("Field Class:")]
     assert classes == ["evt", "process", "user", "group", "fd"]
-    assert "evt.num                       (Type: UINT64) sequence number of the event in the capture" \
-        in lines
-    assert "proc.aname[N]                 (Type: CHARBUF) name of the Nth ancestor (proc.aname[0] " \
-        "is the process)" in lines
-    assert "fd.ip                         (Type: IPADDR) (filter only) either endpoint's IP address" \
-        in lines
+    col = " " * 23  # names are padded to 30 columns, as sysdig -l does
+    assert f"evt.num{col}(Type: UINT64) sequence number of the event in the capture" in lines
+    assert f"proc.aname[N]{col[6:]}(Type: CHARBUF) name of the Nth ancestor (proc.aname[0] is " \
+        "the process)" in lines
+    assert f"fd.ip{col}  (Type: IPADDR) (filter only) either endpoint's IP address" in lines
 
 
 def test_field_list_markdown_has_a_table_per_class():
