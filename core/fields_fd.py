@@ -34,8 +34,8 @@ _FILE_TYPES = frozenset({"file", "directory"})
 _CREATOR_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "pipe": "p",
                      "socket": "4", "accept": "4", "accept4": "4", "eventfd": "e", "signalfd": "s",
                      "timerfd_create": "t", "inotify_init": "i", "epoll_create": "l",
-                     "epoll_create1": "l", "memfd_create": "m", "pidfd_open": "P", "userfaultfd": "u", "bpf": "b",
-                     "io_uring_setup": "r"}
+                     "epoll_create1": "l", "memfd_create": "m", "pidfd_open": "P",
+                     "userfaultfd": "u", "bpf": "b", "io_uring_setup": "r"}
 _OPEN_EVENTS = frozenset({"open", "openat", "openat2", "creat"})
 _EINPROGRESS = -115
 
