@@ -2,9 +2,11 @@
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -99,3 +101,30 @@ def test_scan_of_the_whole_machine_has_users_and_machine_info():
     assert snapshot.users[0].name == "root"
     assert snapshot.machine["num_cpus"] >= 1 and snapshot.machine["memory_bytes"] > 0
     assert ("lo", "ipv4", "127.0.0.1") in snapshot.interfaces
+
+
+def test_sysdig_names_the_scanned_fds_as_we_do(holder, tmp_path):
+    # Our scan written as a capture's fd lists; sysdig rebuilds names and roles from the raw
+    # local/remote tuples with its own rules, so equal names mean equal naming rules.
+    from chisel.core import eventmodel
+    from chisel.core.event import Event
+    from chisel.core.scap_writer import ScapWriter
+
+    snapshot = procscan.scan_proc()
+    path = str(tmp_path / "scan.scap")
+    writer = ScapWriter(path, snapshot)
+    close_enter = eventmodel.load().ids_for_name("close")[0]
+    writer.write(Event(time.time_ns(), holder["pid"], close_enter, [struct.pack("<q", 0)]))
+    writer.close()
+    lsof = subprocess.run(["sysdig", "-r", path, "-c", "lsof", f"proc.pid={holder['pid']}"],
+                          capture_output=True, text=True, env={**os.environ, "TZ": "UTC"},
+                          timeout=60, check=True).stdout
+    theirs = {}
+    for line in lsof.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 6 and cols[2] == str(holder["pid"]):
+            theirs[int(cols[4])] = (cols[5], cols[6] if len(cols) > 6 else "")
+    ours = next(t for t in snapshot.threads if t.tid == holder["pid"]).fdtable
+    for name in ("known", "server", "client", "accepted", "pipe_r"):
+        fd = ours[holder[name]]
+        assert theirs[fd.fd] == (fd.type, fd.name), name
