@@ -49,7 +49,21 @@ def join_path(base, name):
     """`name` resolved against directory `base`, normalised ('.', '..', '//') as sysdig does."""
     if not name:
         return name
-    path = name if name.startswith("/") else f"{base.rstrip('/')}/{name}"
+    return concat_path(base or "/", name)
+
+
+def concat_path(base, name):
+    """sysdig's path concatenation: `name` if absolute, else `base` + '/' + `name`, normalised.
+
+    An empty `base` (a thread whose cwd is unknown, an unknown dirfd) leaves the result
+    relative; an empty `name` gives `base` itself.
+    """
+    if name.startswith("/"):
+        path = name
+    elif not base:
+        path = name
+    else:
+        path = f"{base.rstrip('/')}/{name}" if name else base
     parts = []
     for part in path.split("/"):
         if part in ("", "."):
@@ -59,7 +73,8 @@ def join_path(base, name):
                 parts.pop()
             continue
         parts.append(part)
-    return "/" + "/".join(parts)
+    text = "/".join(parts)
+    return "/" + text if path.startswith("/") else text
 
 
 def errno_name(code):
@@ -326,9 +341,9 @@ class ArgRenderer:
         if fmt == "PF_DEC":
             signed = p.ptype in _SIGNED_TYPES or p.ptype in _DEC_AS_SIGNED
             return str(int.from_bytes(raw, "little", signed=signed))
-        v = int.from_bytes(raw, "little", signed=p.ptype in _SIGNED_TYPES)
         if fmt == "PF_HEX":
-            return f"{v:X}"
+            return f"{int.from_bytes(raw, 'little'):X}"  # the bits, as C's %X
+        v = int.from_bytes(raw, "little", signed=p.ptype in _SIGNED_TYPES)
         if fmt == "PF_OCT":
             return f"0{v:o}" if v else "0"  # C's %#o
         if fmt == "PF_10_PADDED_DEC":
@@ -375,21 +390,21 @@ class ArgRenderer:
         return raw_str(raw)
 
     def _path(self, ev, raw, p):
-        """A path; a relative one is followed by its resolution against the cwd or dirfd."""
+        """A path; a relative (or empty) one is followed by its resolution against the cwd or
+        the dirfd, e.g. `.(/)`."""
         path = raw_str(raw)
         resolved = self._resolve(ev, path, p)
-        return path if resolved is None else f"{path}({resolved})"
+        return f"{path}({resolved})" if resolved else path
 
     def _resolved_path(self, ev, raw, p):
         path = raw_str(raw)
-        resolved = self._resolve(ev, path, p)
-        return path if resolved is None else resolved
+        return self._resolve(ev, path, p) or path
 
     @staticmethod
     def _resolve(ev, path, p):
-        """The absolute form of a relative `path` (against the cwd or the dirfd parameter), or
-        None when it is absolute, empty or cannot be resolved."""
-        if not path or path.startswith("/") or path == "(NULL)":
+        """The resolution of a relative `path` (against the cwd, or the dirfd parameter's fd;
+        an unknown dirfd counts as no directory), or None when `path` is absolute."""
+        if path.startswith("/") or path == "(NULL)":
             return None
         th = ev.thread
         if th is None:
@@ -399,10 +414,8 @@ class ArgRenderer:
             dirfd = raw_fd(ev, p.dirfd)
             if dirfd is not None and dirfd != AT_FDCWD:
                 d = th.fdtable.get(dirfd)
-                if d is None:
-                    return None
-                base = d.name
-        return join_path(base or "/", path)
+                base = d.name if d is not None else ""
+        return concat_path(base, path)
 
     def _bytebuf(self, ev, raw, p):
         text = format_buffer(raw, self.buffer_format)

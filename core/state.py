@@ -25,8 +25,8 @@ import json
 import os
 
 from .event import model
-from .evtinfo import (AT_FDCWD, decode_sockaddr, decode_socktuple, join_path, raw_fd, raw_str,
-                      socktuple_text)
+from .evtinfo import (AT_FDCWD, concat_path, decode_sockaddr, decode_socktuple, raw_fd,
+                      raw_str, socktuple_text)
 from .threadinfo import FdInfo, ThreadInfo
 
 # scap PPM_AF_* families, the socket() domain values in captures.
@@ -295,7 +295,8 @@ class State:
         dirfd = self._int_arg(ev, "dirfd")
         if name and not name.startswith("/"):
             base = self._dirfd_base(th, dirfd)
-            name = join_path(base, name) if base is not None else name
+            # a dirfd sysdig does not know leaves the path marked as unresolved
+            name = concat_path(base, name) if base is not None else "<UNKNOWN>" + name
         flags = self._int_arg(ev, "flags") or 0
         fdtype = "directory" if flags & _O_DIRECTORY else "file"
         fdinfo = FdInfo(fd, fdtype, name, flags=flags)
@@ -368,7 +369,8 @@ class State:
         elif domain == _AF_NETLINK:
             fdinfo = FdInfo(fd, "netlink", "")
         else:
-            fdinfo = FdInfo(fd, "unknown", "")
+            ev.fdnum = fd
+            return  # sysdig keeps no entry for other families
         # sockets keep the socket() type in `flags`: connect uses it to pick TCP or UDP
         fdinfo.flags = socktype
         self._add_fd(ev, th, fd, fdinfo)
@@ -489,7 +491,7 @@ class State:
             return
         raw = self._arg(ev, "path", enter=False)
         if raw is not None:
-            self._set_cwd(th, join_path(th.cwd or "/", raw_str(raw)))
+            self._set_cwd(th, concat_path(th.cwd, raw_str(raw)))
 
     def _on_fchdir(self, ev, th):
         if self._res(ev) != 0 or ev.enter is None:

@@ -129,6 +129,24 @@ def test_relative_paths_show_their_resolution(state):
     assert r.arg_at(ev, 1) == "/home/x"
 
 
+def test_path_resolution_follows_sysdigs_concatenation(state):
+    r = ArgRenderer(state)
+    th = state.thread(7896)
+    th.cwd = ""
+    assert r.info(make(state, "stat", "<", 0, "a b")) == "res=0 path=a b(a b) "
+    th.cwd = "/srv/"
+    assert r.info(make(state, "chroot", "<", 0, "")) == "res=0 path=(/srv) "
+    ev = make(state, "mkdirat", "<", 0, 99, "rel", 0)
+    assert r.arg(ev, "path") == "rel"  # unknown dirfd: no directory to resolve against
+
+
+def test_hex_numbers_show_their_bits():
+    from chisel.core.eventmodel import ParamInfo  # noqa: PLC0415
+    r = ArgRenderer()
+    assert r._number(None, (-1).to_bytes(4, "little", signed=True),
+                     ParamInfo("key", "PT_INT32", "PF_HEX")) == "FFFFFFFF"
+
+
 def test_generic_events_show_no_arguments(state):
     ev = make(state, "syscall", ">", 209, 28)
     assert ArgRenderer(state).info(ev) == ""

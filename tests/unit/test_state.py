@@ -364,3 +364,18 @@ def test_live_mode_reads_an_unknown_process_from_proc():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_open_relative_to_an_unknown_dirfd_or_cwd():
+    th = shell(cwd="")
+    r = Replay([th])
+    ev = r.ev("openat", "<", 7, 55, "rel/x", 1, 0, 0)
+    assert ev.fd.name == "<UNKNOWN>rel/x"  # dirfd 55 is not known
+    assert r.ev("open", "<", 8, "a b", 1, 0, 0).fd.name == "a b"  # no cwd: stays relative
+
+
+def test_socket_of_an_unknown_family_gets_no_entry():
+    r = Replay([shell()])
+    r.ev("socket", ">", 17, 3, 0)  # AF_PACKET
+    ev = r.ev("socket", "<", 5)
+    assert (ev.fdnum, ev.fd) == (5, None)
