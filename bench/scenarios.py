@@ -16,6 +16,11 @@ SYSCOUNT = Tracer("syscount-bpfcc", ("/usr/sbin/syscount-bpfcc",), ready=r"Traci
 BPFTRACE = Tracer("bpftrace count", ("bpftrace", "-e",
                                      "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }"),
                   ready=r"Attaching", settle=1.0)  # it prints the line before attaching
+# A single syscall tracepoint whose in-kernel filter rejects every event: what excluded work
+# costs with bcc's own tools, the floor for `chisel echo_fds fd.name=...`.
+TRACE_FILTERED = Tracer("trace-bpfcc read fd==9999",
+                        ("/usr/sbin/trace-bpfcc", "t:syscalls:sys_enter_read (args->fd == 9999)"),
+                        ready=r"PID", settle=0.2)
 CHISEL_ECHO_FDS = Tracer("chisel echo_fds fd.name=/etc/passwd",
                          (CHISEL, "echo_fds", "fd.name=/etc/passwd"), ready=r"Tracing", settle=0.2)
 CHISEL_TOPFILES = Tracer("chisel topfiles", (CHISEL, "topfiles"), ready=r"Tracing", settle=0.2)
@@ -36,6 +41,7 @@ FORKEXEC = Workload("forkexec", 200, 10)
 OVERHEAD = (
     (RW, SYSCOUNT, "peer: in-kernel counting"),
     (RW, BPFTRACE, "peer"),
+    (RW, TRACE_FILTERED, "peer: in-kernel filter, nothing passes"),
     (RW, CHISEL_ECHO_FDS, "goal: <= syscount on rw"),
     (RW_SLOW, STRACE, "peer"),
     (OPENCLOSE, SYSCOUNT, "peer"),
