@@ -21,7 +21,6 @@ Semantics, as sysdig 0.29 shows them on real captures:
 saying so; the field registry itself keeps sysdig's names only.
 """
 
-import fnmatch
 import functools
 import ipaddress
 import operator
@@ -236,8 +235,10 @@ class _Compiler:
                 return re.compile(text, re.DOTALL)
             except (re.error, OverflowError, RecursionError, ValueError) as e:
                 self.fail(f"bad regular expression: {e}", pos)
-        flags = re.DOTALL | (re.IGNORECASE if op == "iglob" else 0)
-        return re.compile(fnmatch.translate(text), flags)
+        try:
+            return re.compile(_glob_regex(text), re.IGNORECASE if op == "iglob" else 0)
+        except re.error as e:  # a reversed range such as [z-a]
+            self.fail(f"bad glob pattern: {e.msg}", pos)
 
 
 _CLASS_WORDS = {"string": "string", "buffer": "buffer", "numeric": "numeric", "port": "numeric",
@@ -464,6 +465,50 @@ def _to_width(number, ftype):
     if signed and number >> (bits - 1):
         number -= 1 << bits
     return number
+
+
+def _glob_regex(pattern):
+    """A regular expression matching what fnmatch(3) matches without FNM_PATHNAME (sysdig's glob).
+
+    `*` spans any text, '/' included; `?` one character; `[...]` a set, negated by a leading '!'
+    or '^', with ']' literal when first; a backslash makes the next character literal; an unclosed
+    '[' is literal. Text between stars is matched atomically at its earliest place, which is
+    always right for fixed-length pieces and keeps matching linear (no backtracking blow-up).
+    """
+    pieces, current = [], []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            pieces.append("".join(current))
+            current = []
+        elif c == "?":
+            current.append(".")
+        elif c == "\\" and i < n:
+            current.append(re.escape(pattern[i]))
+            i += 1
+        elif c == "[":
+            end = i + (pattern[i:i + 1] in ("!", "^"))
+            end += pattern[end:end + 1] == "]"
+            end = pattern.find("]", end)
+            if end < 0:
+                current.append(re.escape(c))
+                continue
+            body = pattern[i:end]
+            i = end + 1
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            # Ranges keep their '-'; every other character is literal inside the set.
+            body = "".join(ch if ch == "-" else re.escape(ch) for ch in body)
+            current.append("[" + ("^" if negate else "") + body + "]")
+        else:
+            current.append(re.escape(c))
+    pieces.append("".join(current))
+    if len(pieces) == 1:
+        return f"(?s:{pieces[0]})\\Z"
+    middle = "".join(f"(?>.*?{p})" for p in pieces[1:-1] if p)
+    return f"(?s:{pieces[0]}{middle}.*{pieces[-1]})\\Z"
 
 
 def _path_under(path, prefixes):

@@ -24,6 +24,14 @@ def matches(text, fields):
     ("fd.name glob '/etc/*d'", {"fd.name": "/etc/x/passwd"}, True),
     ("fd.name glob '/etc/?'", {"fd.name": "/etc/ab"}, False),
     ("fd.name iglob '/ETC/*'", {"fd.name": "/etc/passwd"}, True),
+    # glob is fnmatch(3): '^' negates a set like '!', ']' first is literal, '\\' escapes.
+    ("proc.name glob 'c[^x]t'", {"proc.name": "cat"}, True),
+    ("proc.name glob 'c[!a]t'", {"proc.name": "cat"}, False),
+    ("proc.name glob '[]c]at'", {"proc.name": "]at"}, True),
+    (r"proc.name glob 'c\\?t'", {"proc.name": "cat"}, False),
+    (r"proc.name glob 'c\\?t'", {"proc.name": "c?t"}, True),
+    ("proc.name glob 'c[at'", {"proc.name": "c[at"}, True),
+    ("fd.name glob '*a*a*a*a*a*a*b'", {"fd.name": "a" * 5000}, False),  # linear, not exponential
     ("proc.name regex 'c.t'", {"proc.name": "cat"}, True),
     ("proc.name regex 'c.'", {"proc.name": "cat"}, False),
     ("proc.name in (bash, cat)", {"proc.name": "cat"}, True),
@@ -134,6 +142,7 @@ def test_blog_examples_compile_and_file_name_warns():
     ("fd.snet=10.0.0.0/33", 8, "'10.0.0.0/33' is not a network such as 10.0.0.0/8"),
     ("evt.buffer bcontains 4G", 21, "'bcontains' takes hex bytes such as 474554, not '4G'"),
     ("evt.buffer bcontains 474", 21, "'bcontains' takes hex bytes such as 474554, not '474'"),
+    ("proc.name glob '[z-a]'", 15, "bad glob pattern: bad character range z-a"),
     ("proc.name regex '('", 16, "bad regular expression: missing ), unterminated subpattern at position 0"),
 ])
 def test_compile_errors_point_at_the_token(text, pos, why):
