@@ -32,6 +32,7 @@ from .threadinfo import FdInfo, ThreadInfo
 # scap PPM_AF_* families, the socket() domain values in captures.
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
+_KNOWN_FAMILIES = frozenset(model().flag_tables["socket_families"].by_value)
 _L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
 # A socket's `flags` hold its socket() type; this bit, far above any SOCK_* flag, records that
 # connect/accept gave it its tuple (a later connect or sendto does not rename it).
@@ -368,9 +369,11 @@ class State:
             fdinfo = FdInfo(fd, "ipv4" if domain == _AF_INET else "ipv6", "")
         elif domain == _AF_NETLINK:
             fdinfo = FdInfo(fd, "netlink", "")
+        elif domain in _KNOWN_FAMILIES:
+            fdinfo = FdInfo(fd, "unknown", "")
         else:
             ev.fdnum = fd
-            return  # sysdig keeps no entry for other families
+            return  # no entry for a family sysdig has no name for
         # sockets keep the socket() type in `flags`: connect uses it to pick TCP or UDP
         fdinfo.flags = socktype
         self._add_fd(ev, th, fd, fdinfo)

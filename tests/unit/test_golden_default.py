@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chisel.core.evtinfo import BufferFormat
+from chisel.core.evtinfo import ArgRenderer, BufferFormat
 from chisel.core.fields import registry
 from chisel.core.output import DefaultFormatter, FormatFormatter, JsonFormatter
 from chisel.core.scap_reader import ScapReader
@@ -108,3 +108,17 @@ def test_json_lines_are_byte_identical_where_sysdig_escapes_alike():
     """Beyond equal objects: the compact, sorted text itself (libs_sample has no odd bytes)."""
     want = golden_text("libs_sample", "json").splitlines()
     assert replay("libs_sample", lambda st: JsonFormatter(state=st), limit=len(want)) == want
+
+
+def test_made_up_parameters_render_as_sysdig():
+    """tests/data/synthetic/evtinfo.scap probes numbers, flags, errnos, durations, masks, ids
+    and paths; sysdig's `%evt.num|%evt.info` (with -v: no cut) for it is the golden file."""
+    reader = ScapReader(str(DATA / "synthetic" / "evtinfo.scap"))
+    state = State(reader.snapshot)
+    renderer = ArgRenderer(state, max_buffer_chars=None)
+    got = []
+    for ev in reader.events():
+        state.process(ev)
+        got.append(f"{ev.num}|{renderer.info(ev)}")
+    reader.close()
+    assert got == golden_text("synthetic_evtinfo", "info").splitlines()

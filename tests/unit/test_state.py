@@ -374,8 +374,10 @@ def test_open_relative_to_an_unknown_dirfd_or_cwd():
     assert r.ev("open", "<", 8, "a b", 1, 0, 0).fd.name == "a b"  # no cwd: stays relative
 
 
-def test_socket_of_an_unknown_family_gets_no_entry():
+def test_sockets_of_other_families_are_unknown_fds_and_unnamed_families_get_none():
     r = Replay([shell()])
     r.ev("socket", ">", 17, 3, 0)  # AF_PACKET
-    ev = r.ev("socket", "<", 5)
-    assert (ev.fdnum, ev.fd) == (5, None)
+    assert r.ev("socket", "<", 5).fd.type == "unknown"
+    r.ev("socket", ">", 4000, 3, 0)
+    ev = r.ev("socket", "<", 6)
+    assert (ev.fdnum, ev.fd) == (6, None)
