@@ -26,6 +26,7 @@ import ipaddress
 import operator
 import re
 import socket
+import warnings
 
 from ..errors import UsageError
 from ..pushdown import PushDown
@@ -232,7 +233,9 @@ class _Compiler:
     def pattern(self, text, op, pos):
         if op == "regex":
             try:
-                return re.compile(text, re.DOTALL)
+                with warnings.catch_warnings():  # '[[' and '--' warn about future set syntax
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return re.compile(text, re.DOTALL)
             except (re.error, OverflowError, RecursionError, ValueError) as e:
                 self.fail(f"bad regular expression: {e}", pos)
         try:
@@ -499,8 +502,7 @@ def _glob_regex(pattern):
             i = end + 1
             negate = body[:1] in ("!", "^")
             body = body[1:] if negate else body
-            # Ranges keep their '-'; every other character is literal inside the set.
-            body = "".join(ch if ch == "-" else re.escape(ch) for ch in body)
+            body = _set_body(body)
             current.append("[" + ("^" if negate else "") + body + "]")
         else:
             current.append(re.escape(c))
@@ -509,6 +511,17 @@ def _glob_regex(pattern):
         return f"(?s:{pieces[0]})\\Z"
     middle = "".join(f"(?>.*?{p})" for p in pieces[1:-1] if p)
     return f"(?s:{pieces[0]}{middle}.*{pieces[-1]})\\Z"
+
+
+def _set_body(chars):
+    """The inside of a regex set for fnmatch set `chars`: a '-' between two other characters is a
+    range, every other character is literal (so '--' or '&&' never reach the regex engine)."""
+    out = []
+    last = len(chars) - 1
+    for i, ch in enumerate(chars):
+        is_range = ch == "-" and 0 < i < last and chars[i - 1] != "-" and chars[i + 1] != "-"
+        out.append(ch if is_range else re.escape(ch))
+    return "".join(out)
 
 
 def _path_under(path, prefixes):
