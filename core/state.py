@@ -264,6 +264,16 @@ class State:
         return None
 
     @staticmethod
+    def _enter_first_arg(ev, name):
+        """Raw bytes of parameter `name` from the paired enter, else from the exit; or None."""
+        e = ev.enter
+        if e is not None:
+            i = e.info.param_index.get(name)
+            if i is not None and i < len(e.raw):
+                return e.raw[i]
+        return State._arg(ev, name, enter=False)
+
+    @staticmethod
     def _int_arg(ev, name, enter=True):
         raw = State._arg(ev, name, enter)
         if raw is None or not raw:
@@ -291,14 +301,17 @@ class State:
         fd = self._res(ev)
         if fd is None or fd < 0:
             return
-        name_raw = self._arg(ev, "name")
+        # like sysdig, the paired enter's arguments win over the exit's copies
+        name_raw = self._enter_first_arg(ev, "name")
         name = raw_str(name_raw) if name_raw is not None else ""
-        dirfd = self._int_arg(ev, "dirfd")
+        raw = self._enter_first_arg(ev, "dirfd")
+        dirfd = int.from_bytes(raw, "little", signed=True) if raw else None
         if name and not name.startswith("/"):
             base = self._dirfd_base(th, dirfd)
             # a dirfd sysdig does not know leaves the path marked as unresolved
             name = concat_path(base, name) if base is not None else "<UNKNOWN>" + name
-        flags = self._int_arg(ev, "flags") or 0
+        raw = self._enter_first_arg(ev, "flags")
+        flags = int.from_bytes(raw, "little") if raw else 0
         fdtype = "directory" if flags & _O_DIRECTORY else "file"
         fdinfo = FdInfo(fd, fdtype, name, flags=flags)
         fdinfo.cloexec = bool(flags & _O_CLOEXEC)
@@ -451,11 +464,11 @@ class State:
 
     @staticmethod
     def _set_tuple(fdinfo, tup, is_server):
+        """Name a socket by its tuple (its type stays what socket() made it)."""
         fdinfo.name = socktuple_text(tup)
         fdinfo.flags |= _FD_CONNECTED
         fdinfo.is_server = is_server
         if tup[0] == "unix":
-            fdinfo.type = "unix"
             fdinfo.source, fdinfo.dest = tup[1], tup[2]
             return
         fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = tup[1], tup[2], tup[3], tup[4]
@@ -490,14 +503,16 @@ class State:
     # --- thread rules --------------------------------------------------------------------------
 
     def _on_chdir(self, ev, th):
-        if self._res(ev) != 0:
+        res = self._res(ev)
+        if res is None or res < 0:
             return
         raw = self._arg(ev, "path", enter=False)
         if raw is not None:
             self._set_cwd(th, concat_path(th.cwd, raw_str(raw)))
 
     def _on_fchdir(self, ev, th):
-        if self._res(ev) != 0 or ev.enter is None:
+        res = self._res(ev)
+        if res is None or res < 0 or ev.enter is None:
             return
         d = th.fdtable.get(ev.enter.fdnum)
         if d is not None:
