@@ -312,8 +312,8 @@ def _count_exit(ev):
 # -- paths and opens -------------------------------------------------------------------------
 def resolve_at(ev, dirfd, path):
     """`path` made absolute against directory fd `dirfd` (AT_FDCWD or None: the thread's cwd);
-    None when the directory is not known."""
-    if path is None:
+    None when the directory is not known or the path is empty."""
+    if not path:
         return None
     if path.startswith("/"):
         return join_path("/", path)
