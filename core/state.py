@@ -32,7 +32,7 @@ from .threadinfo import FdInfo, ThreadInfo
 # scap PPM_AF_* families, the socket() domain values in captures.
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
-_KNOWN_FAMILIES = frozenset(model().flag_tables["socket_families"].by_value)
+_KNOWN_FAMILIES = frozenset(model().flag_tables["socket_families"].by_value) - {0}  # not AF_UNSPEC
 _L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
 # A socket's `flags` hold its socket() type; this bit, far above any SOCK_* flag, records that
 # connect/accept gave it its tuple (a later connect or sendto does not rename it).
@@ -204,7 +204,7 @@ class State:
                 ev.enter = enter
                 if _THREADS_KEEP_LATENCY:
                     th.latency = ev.ts - enter.ts  # what switch/procexit show as evt.latency
-            th.last_enter = None
+            th.last_enter = None  # an enter pairs with one exit only
             if plan.uses_fd:
                 if fdi < 0:
                     # like sysdig, the fd of the thread's last fd-using enter, paired or not
@@ -516,7 +516,7 @@ class State:
             return
         d = th.fdtable.get(ev.enter.fdnum)
         if d is not None:
-            self._set_cwd(th, d.name)
+            self._set_cwd(th, concat_path(th.cwd, d.name))
 
     def _set_cwd(self, th, cwd):
         # the cwd belongs to the process: keep the main thread and this thread in step
