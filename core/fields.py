@@ -32,6 +32,7 @@ _BUILTIN_CLASSES = {
     "fd": fields_fd.CLASS_DOC,
 }
 
+# What a filter can name: dotted words, the first starting with a letter (sysdig's grammar).
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")
 _INDEX_RE = re.compile(r"-?[0-9]+")
 
@@ -46,7 +47,10 @@ class FieldRegistry:
 
     # -- registration --------------------------------------------------------------------------
     def register(self, fielddef, class_doc=None):
-        """Add a field; a name already taken is a UsageError naming both owners' classes."""
+        """Add a field; a name already taken, or not dotted words like sysdig's, is a UsageError."""
+        if not _NAME_RE.fullmatch(fielddef.name):
+            raise UsageError(f"bad field name '{fielddef.name}' (class {fielddef.cls}): a field is "
+                             f"dotted words such as 'myplugin.latency'; rename it")
         old = self._fields.get(fielddef.name)
         if old is not None:
             raise UsageError(f"field '{fielddef.name}' (class {fielddef.cls}) is already defined "

@@ -219,6 +219,14 @@ def test_register_rejects_a_taken_name_naming_both_classes():
                                  "rename the plugin's field")
 
 
+@pytest.mark.parametrize("name", ("nodot", "my field.x", "9x.y", "my.field[0]", "my."))
+def test_register_rejects_names_a_filter_cannot_spell(name):
+    with pytest.raises(UsageError) as err:
+        FieldRegistry().register(FieldDef(name, "UINT64", "doc", lambda ev: 1, cls="mine"))
+    assert err.value.message == (f"bad field name '{name}' (class mine): a field is dotted words "
+                                 "such as 'myplugin.latency'; rename it")
+
+
 def test_plugin_field_is_listed_and_extracted():
     reg = FieldRegistry()
     reg.register(FieldDef("my.double", "INT64", "twice the tid", lambda ev: ev.tid * 2, cls="mine"),
