@@ -10,11 +10,16 @@ Semantics, as sysdig 0.29 shows them on real captures:
   and no candidate equals the value (sysdig: `fd.port=80` and `fd.port!=80` split the socket events).
 * A list-valued field (a Python list, e.g. fd.types) is `in` a set when all its values are in it,
   and `intersects` it when any is; other operators test each value.
-* `glob`/`iglob` use fnmatch without the pathname rule (`*` matches '/'); `pmatch` is a path-prefix
+* `glob`/`iglob` are fnmatch(3) without the pathname rule (`*` matches '/'); `pmatch` is a path-prefix
   test; `bcontains`/`bstartswith` take hex. `regex` (absent from sysdig 0.29) must match the whole
   value, as an RE2 FullMatch does; Python's `re` syntax applies.
 * Numbers accept sign, fraction, exponent and 0x hex (sysdig 0.29 accepts only plain integers:
-  tests/data/README.md lists such supersets).
+  tests/data/README.md lists such supersets). An integer is cast to the field's width as sysdig
+  does, so `evt.num > -1` is false (UINT64) and `user.uid = -1` finds uid 4294967295.
+* An IPv6 value never equals an IPv4 endpoint; an IPv4-mapped IPv6 address is its IPv4 address.
+
+`and` tests its evt.type checks first; they are decided on the event id, without extraction,
+except for generic events, whose evt.type comes from the syscall number.
 
 `file.name` is not a sysdig field (it comes from a blog post). It is accepted as an alias of
 `fd.name` so the post's examples work, and compiling it adds a one-line warning to `.warnings`

@@ -128,9 +128,7 @@ class _Parser:
         text, pos = self.text, self.pos
         while pos < len(text) and text[pos] in BLANKS:
             pos += 1
-        skipped = pos != self.pos
         self.pos = pos
-        return skipped
 
     def word_at(self, pos):
         """The run of identifier characters starting at `pos` (may be empty)."""
