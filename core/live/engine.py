@@ -17,6 +17,7 @@ failed reservation is counted per CPU (`drops`).
 """
 
 import ctypes
+import mmap
 import os
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..threadinfo import Snapshot
 from . import probes
 from .decode import Decoder
 from .gate import GatedProcess
+from .ringbuf import RingReader
 from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types
 
 POLL_INTERVAL_S = 0.005
@@ -117,6 +119,7 @@ class LiveSource:
         self._pending = []
         self._child = None
         self._bpf = None
+        self._reader = None
         self._final_drops = 0
         self.snaplen = snaplen
         t0 = time.monotonic()
@@ -151,18 +154,34 @@ class LiveSource:
             event_model()  # load the event table now, not inside the first batch of events
             self._decoder = Decoder(time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC),
                                     self.snapshot)
-            pending = self._pending
-
-            def on_record(_ctx, data, size):
-                pending.append(ctypes.string_at(data, size))
-                return 0  # an int: returning None costs bcc a caught exception per record
-
-            self._bpf[b"events"].open_ring_buffer(on_record)
+            self._fetch = self._open_ring()
         except BaseException:
             self.close()
             raise
         if self._child is not None:
             self._child.release()
+
+    def _open_ring(self):
+        """A function appending the kernel's new records (bytes) to `self._pending`.
+
+        Reads the ring's memory mapping directly when it can (no Python call per record), else
+        through bcc's callback.
+        """
+        table = self._bpf[b"events"]
+        try:
+            self._reader = RingReader(table.map_fd, probes.RB_PAGES * mmap.PAGESIZE)
+        except (OSError, ValueError, AttributeError):
+            self._reader = None
+        pending = self._pending
+        if self._reader is not None:
+            return lambda: self._reader.drain(pending)
+
+        def on_record(_ctx, data, size):
+            pending.append(ctypes.string_at(data, size))
+            return 0  # an int: returning None costs bcc a caught exception per record
+
+        table.open_ring_buffer(on_record)
+        return self._bpf.ring_buffer_consume
 
     def _fill_maps(self, pushdown, pid, snaplen):
         b = self._bpf
@@ -233,7 +252,7 @@ class LiveSource:
         While nothing happens it yields None every IDLE_TICK_S, so a consumer can follow the wall
         clock (interval ticks) and notice a stop request even on an idle system.
         """
-        consume = self._bpf.ring_buffer_consume
+        consume = self._fetch
         decode = self._decoder.decode
         pending = self._pending
         last_yield = time.monotonic()
@@ -261,6 +280,9 @@ class LiveSource:
         if self._child is not None:
             self._child.kill()
             self.child_exit_code = self._child.poll()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._bpf is not None:
             self._final_drops = self.drops
             self._bpf.cleanup()

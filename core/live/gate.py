@@ -12,8 +12,12 @@ import sys
 
 from ..errors import ChiselRuntimeError
 
+# The trampoline names itself after the command first, so the /proc scan (and any capture written
+# with a filter that drops the execve) shows the command's name rather than 'python'.
 _TRAMPOLINE = (
     "import os, sys\n"
+    "with open('/proc/self/comm', 'w') as comm:\n"
+    "    comm.write(os.path.basename(sys.argv[3])[:15])\n"
     "gate = int(sys.argv[1])\n"
     "os.read(gate, 1)\n"
     "os.close(gate)\n"
