@@ -23,6 +23,8 @@ DEFAULT_FORMAT = ("*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %
 DEFAULT_JSON_FIELDS = ("evt.num", "evt.outputtime", "evt.cpu", "proc.name", "thread.tid",
                        "evt.dir", "evt.type", "evt.info")
 _DEFAULT_JSON_KEYS = tuple(sorted(DEFAULT_JSON_FIELDS))
+_JSON_TIME_FIELDS = ("evt.outputtime", "evt.time", "evt.time.s", "evt.datetime", "evt.datetime.s",
+                     "evt.time.iso8601")
 
 _NA = "<NA>"
 _CONTAINER_JSON_EVENTS = frozenset({"container"})
@@ -95,6 +97,10 @@ def _syscall_names():
             return None
         _SYSCALL_NAMES.append(PPM_SC_NAMES)
     return _SYSCALL_NAMES[0]
+
+
+def _event_ts(ev):
+    return ev.ts
 
 
 class _Clock:
@@ -275,8 +281,11 @@ class JsonFormatter:
     """
 
     def __init__(self, fields=DEFAULT_JSON_FIELDS, state=None, buffer_format=BufferFormat.NORMAL,
-                 max_buffer_chars=None, renderer=None):
+                 max_buffer_chars=None, renderer=None, print_all=True):
         self.fields = tuple(sorted(set(fields)))
+        # False (a -p format without '*'): an event missing any field is not printed
+        self.print_all = print_all
+        self.buffer_format = buffer_format
         self.renderer = renderer or ArgRenderer(state, buffer_format, max_buffer_chars)
         self._direct = {
             "evt.num": lambda ev: ev.num,
@@ -289,8 +298,22 @@ class JsonFormatter:
             "thread.tid": lambda ev: (ev.thread.tid if ev.thread is not None
                                       else signed_tid(ev.tid)),
         }
+        # -j writes every time-of-day field as the event's time in ns since the epoch
+        for field in _JSON_TIME_FIELDS:
+            self._direct[field] = _event_ts
         self._encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
         self._gate = PrintGate()
+
+    @classmethod
+    def from_format(cls, fmt, registry=None, **kwargs):
+        """The JSON formatter for `-j -p FMT`: FMT's fields, keys sorted; `*` keeps events
+        with missing fields (as null)."""
+        fmt = expand_escapes(fmt)
+        print_all = fmt.startswith("*")
+        tokens = parse_format(fmt[1:] if print_all else fmt,
+                              registry.lookup if registry is not None else None)
+        fields = [tok[0] for tok in tokens if isinstance(tok, tuple)]
+        return cls(fields, print_all=print_all, **kwargs)
 
     def record(self, ev):
         """The event as a dict of field -> typed value (None for a missing field)."""
@@ -299,8 +322,8 @@ class JsonFormatter:
         for field in self.fields:
             getter = direct.get(field)
             value = getter(ev) if getter is not None else ev.get(field)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
+            if isinstance(value, (bytes, bytearray)):
+                value = format_buffer(bytes(value), self.buffer_format)
             obj[field] = value
         return obj
 
@@ -309,7 +332,10 @@ class JsonFormatter:
             return None
         if self.fields == _DEFAULT_JSON_KEYS:
             return self._default_record_text(ev)
-        return self._encoder.encode(self.record(ev))
+        obj = self.record(ev)
+        if not self.print_all and None in obj.values():
+            return None
+        return self._encoder.encode(obj)
 
     def _default_record_text(self, ev):
         """The default field set written directly: the same text the encoder gives, faster."""

@@ -298,3 +298,12 @@ def test_numbers_print_as_sysdig_0_29_does(state):
     assert r.arg(make(state, "chmod", "<", 0, "/x", 0o4755), "mode") == (
         "04755(S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID)")
     assert r.arg(make(state, "open", ">", "/x", 0x4001, 0), "flags") == "16385(O_RDONLY)"
+
+
+def test_json_from_a_format_keeps_its_fields_times_as_ns_and_skips_missing():
+    ev = _FakeEvent({"evt.num": 7, "evt.buffer": b"a\x00b", "fd.name": None})
+    ev.thread = None
+    fmt = JsonFormatter.from_format("*%evt.num %evt.time %evt.buffer %fd.name")
+    assert fmt.format(ev) == (
+        '{"evt.buffer":"a.b","evt.num":7,"evt.time":1404996934793590564,"fd.name":null}')
+    assert JsonFormatter.from_format("%evt.num %fd.name").format(ev) is None
