@@ -301,8 +301,8 @@ def test_numbers_print_as_sysdig_0_29_does(state):
 
 
 def test_json_from_a_format_keeps_its_fields_times_as_ns_and_skips_missing():
-    ev = _FakeEvent({"evt.num": 7, "evt.buffer": b"a\x00b", "fd.name": None})
-    ev.thread = None
+    ev = _FakeEvent({"evt.buffer": b"a\x00b", "fd.name": None})
+    ev.num, ev.thread = 7, None
     fmt = JsonFormatter.from_format("*%evt.num %evt.time %evt.buffer %fd.name")
     assert fmt.format(ev) == (
         '{"evt.buffer":"a.b","evt.num":7,"evt.time":1404996934793590564,"fd.name":null}')
