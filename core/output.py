@@ -3,7 +3,12 @@
 * `DefaultFormatter`: `%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir
   %evt.type %evt.info`, rendered directly (no field lookups) because it runs for every event.
 * `FormatFormatter(fmt)`: a `-p` text with `%field` / `%Nfield` tokens, through `ev.get(field)`.
-* `JsonFormatter(fields)`: one compact JSON object per event, keys sorted, typed values.
+* `JsonFormatter(fields)`: one compact JSON object per event, keys sorted, typed values;
+  `JsonFormatter.from_format(fmt, registry)` for `-j -p FMT`.
+
+Buffers: the default line cuts them to 80 characters (`max_buffer_chars`; pass None for -v or
+when a chisel runs), and only in the default (dotted) form; -A/-x/-X/-b (`buffer_format`) and
+JSON show every captured byte.
 
 Each formatter's `format(ev)` returns the text to print (without the newline), or None when
 sysdig would not print the event at all (`PrintGate`).
