@@ -15,7 +15,7 @@
 
 struct rec_hdr { u64 ts; u32 tid; u16 type; u16 nparams; u32 cpu; u32 reserved; };
 struct scratch_t { u8 buf[2 * REC_CAP]; };
-struct saved_t { u64 a[6]; };
+struct saved_t { u64 a[6]; u64 enter_id; };
 struct iov_t { u64 base; u64 len; };
 struct msghdr_t { u64 name; u32 namelen; u32 pad; u64 iov; u64 iovlen; };
 /* local (s) and remote (d) end of a socket; ports in host order, addresses in network order */
@@ -30,7 +30,8 @@ BPF_PERCPU_ARRAY(pathbuf, struct pathkey_t, 1);
 BPF_PERCPU_ARRAY(drop_count, u64, 1);
 BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd axis off */
 BPF_RINGBUF_OUTPUT(events, RB_PAGES);
-BPF_HASH(saved, u32, struct saved_t, 65536);     /* tid -> args of the syscall in progress */
+/* tid -> args of the syscall in progress; LRU so threads killed inside a syscall cannot fill it */
+BPF_TABLE("lru_hash", u32, struct saved_t, saved, 65536);
 BPF_TABLE("lru_hash", u32, u32, parent_of, 65536);
 BPF_TABLE("lru_hash", u32, u32, exit_code, 65536);
 BPF_TABLE("lru_hash", u64, u64, sk_owner, 16384);

@@ -200,7 +200,8 @@ def _enter_program(spec, argnames, axes):
              "    u32 off, n;",
              "    if (!task_wanted(id))",
              "        return 0;",
-             "    struct saved_t s = {};"]
+             "    struct saved_t s = {};",
+             f"    s.enter_id = {spec.enter_id};"]
     for i, arg in enumerate(argnames[:6]):
         lines.append(f"    s.a[{i}] = (u64)args->{arg};")
     if "fds" in axes and spec.fd_arg is not None:
@@ -233,6 +234,9 @@ def _exit_program(spec, axes):
              "    u32 off, n;",
              "    struct saved_t s = {};",
              "    struct saved_t *sp = saved.lookup(&tid);",
+             # an entry left by a syscall whose exit never came (thread killed) is not ours
+             f"    if (sp && sp->enter_id != {spec.enter_id})",
+             "        sp = 0;",
              "    if (sp) {",
              "        s = *sp;",
              "        saved.delete(&tid);"]
