@@ -365,7 +365,7 @@ class ArgRenderer:
             return ""
         v = raw_int(raw, p.ptype)
         if v < 0:
-            name = ERRNO_NAMES.get(-v)
+            name = "AT_FDCWD" if v == AT_FDCWD else ERRNO_NAMES.get(-v)
             return f"{v}({name})" if name else str(v)
         th = ev.thread
         if th is None:

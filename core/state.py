@@ -32,6 +32,8 @@ from .threadinfo import FdInfo, ThreadInfo
 # scap PPM_AF_* families, the socket() domain values in captures.
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
+# sendto from an unbound socket: sysdig shows the source as the loopback address
+_UNSPECIFIED_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 _KNOWN_FAMILIES = frozenset(model().flag_tables["socket_families"].by_value) - {0}  # not AF_UNSPEC
 _L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
 # A socket's `flags` hold its socket() type; this bit, far above any SOCK_* flag, records that
@@ -142,7 +144,7 @@ class State:
             ("openat2", "<"): self._on_open, ("creat", "<"): self._on_open,
             ("close", "<"): self._on_close,
             ("socket", "<"): self._on_socket, ("bind", "<"): self._on_bind,
-            ("connect", "<"): self._on_connect,
+            ("connect", ">"): self._on_connect_enter, ("connect", "<"): self._on_connect,
             ("sendto", "<"): self._on_send_with_tuple, ("sendmsg", "<"): self._on_send_with_tuple,
             ("accept", "<"): self._on_accept, ("accept4", "<"): self._on_accept,
             ("dup", "<"): self._on_dup, ("dup2", "<"): self._on_dup, ("dup3", "<"): self._on_dup,
@@ -404,12 +406,24 @@ class State:
             fdinfo.name = addr[1]
             return
         fdinfo.name = f"{addr[1]}:{addr[2]}"
+        if addr[1] == "::":
+            fdinfo.type = "ipv4"  # sysdig 0.29 files a socket bound to any IPv6 address as IPv4
         if addr[2] > 0:
             # a bound port makes a listening socket: only the server side is known
             fdinfo.sip, fdinfo.sport = addr[1], addr[2]
             fdinfo.is_server = True
             if fdinfo.l4proto is None:
                 fdinfo.l4proto = "tcp"
+
+    def _on_connect_enter(self, ev, th):
+        """A unix socket is named by the path it connects to as soon as it tries."""
+        fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
+        if fdinfo is None or fdinfo.type != "unix" or _is_connected(fdinfo):
+            return
+        raw = self._arg(ev, "addr", enter=False)
+        addr = decode_sockaddr(raw) if raw else None
+        if addr is not None and addr[0] == "unix":
+            fdinfo.name = addr[1]
 
     def _on_connect(self, ev, th):
         fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
@@ -428,7 +442,7 @@ class State:
     def _on_send_with_tuple(self, ev, th):
         """A sendto/sendmsg to an address, on a socket not connected yet, names it by that tuple.
 
-        An unbound source address (all zeros) is shown as the destination address, port 0.
+        An unbound source address (all zeros) is shown as the loopback address, port 0.
         """
         fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
         if fdinfo is None or fdinfo.type not in ("ipv4", "ipv6") or _is_connected(fdinfo):
@@ -441,8 +455,8 @@ class State:
         if tup is None or tup[0] == "unix":
             return
         fam, sip, sport, dip, dport = tup
-        if sip in ("0.0.0.0", "::"):
-            sip = dip
+        if sip in _UNSPECIFIED_TO_LOOPBACK:
+            sip = _UNSPECIFIED_TO_LOOPBACK[sip]
         fdinfo.name = socktuple_text((fam, sip, sport, dip, dport))
         fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = sip, sport, dip, dport
         _infer_l4proto(fdinfo)
