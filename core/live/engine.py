@@ -29,7 +29,7 @@ from . import probes
 from .decode import Decoder
 from .gate import GatedProcess
 from .ringbuf import RingReader
-from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types
+from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types, untraceable_event_types
 
 POLL_INTERVAL_S = 0.005
 IDLE_TICK_S = 0.1
@@ -130,6 +130,8 @@ class LiveSource:
         for name in missing:
             self.warnings.append(f"tracepoint syscalls:sys_enter_{name} missing on this kernel; "
                                  f"{name} is not traced")
+        for name in untraceable_event_types(event_types, event_model()):
+            self.warnings.append(f"event type {name!r} is not captured live; only replayed captures have it")
         plan = plan_for(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
                         command=command, formats=formats)
         plan = probes.ProbePlan(plan.syscalls - set(missing), plan.procexit, plan.snap_bucket,

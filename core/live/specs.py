@@ -180,6 +180,13 @@ def syscalls_for_event_types(event_types):
     return frozenset(out)
 
 
+def untraceable_event_types(event_types, model):
+    """evt.type names in `event_types` that no traced syscall (nor procexit) produces live."""
+    provided = {"procexit"} | set(EVENT_TYPE_SYSCALLS) | set(SPECS)
+    provided |= {model.events[s.enter_id].name for s in SPECS.values()}
+    return sorted(set(event_types or ()) - provided)
+
+
 def wants_procexit(event_types):
     """Whether the session (or the state engine) needs the procexit event."""
     return event_types is None or "procexit" in event_types

@@ -149,3 +149,11 @@ def test_int_arguments_keep_their_sign_and_64_bit_ones_do_not():
     assert "put_int(b, off, (u64)(s64)(s32)s.a[0], 8)" in openat_enter  # dirfd: AT_FDCWD is -100
     mmap_enter = src.split("sys_enter_mmap)")[1].split("TRACEPOINT_PROBE")[0]
     assert "put_int(b, off, s.a[1], 8)" in mmap_enter  # length is 64-bit
+
+
+def test_untraceable_event_types_are_named():
+    from chisel.core.eventmodel import load
+    from chisel.core.live.specs import untraceable_event_types
+    assert untraceable_event_types({"read", "pread", "accept", "procexit", "fstat", "switch"}, load()) == [
+        "fstat", "switch"]
+    assert untraceable_event_types(None, load()) == []
