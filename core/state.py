@@ -32,7 +32,7 @@ from .threadinfo import FdInfo, ThreadInfo
 # scap PPM_AF_* families, the socket() domain values in captures.
 _AF_UNIX, _AF_INET, _AF_INET6, _AF_NETLINK = 1, 2, 10, 16
 _SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
-# sendto from an unbound socket: sysdig shows the source as the loopback address
+# an unspecified address in a send/recv tuple: sysdig shows the loopback address
 _UNSPECIFIED_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 _KNOWN_FAMILIES = frozenset(model().flag_tables["socket_families"].by_value) - {0}  # not AF_UNSPEC
 _L4_BY_SOCKTYPE = {_SOCK_STREAM: "tcp", _SOCK_DGRAM: "udp", _SOCK_RAW: "raw"}
@@ -145,7 +145,8 @@ class State:
             ("close", "<"): self._on_close,
             ("socket", "<"): self._on_socket, ("bind", "<"): self._on_bind,
             ("connect", ">"): self._on_connect_enter, ("connect", "<"): self._on_connect,
-            ("sendto", "<"): self._on_send_with_tuple, ("sendmsg", "<"): self._on_send_with_tuple,
+            ("sendto", "<"): self._on_io_with_tuple, ("sendmsg", "<"): self._on_io_with_tuple,
+            ("recvfrom", "<"): self._on_io_with_tuple, ("recvmsg", "<"): self._on_io_with_tuple,
             ("accept", "<"): self._on_accept, ("accept4", "<"): self._on_accept,
             ("dup", "<"): self._on_dup, ("dup2", "<"): self._on_dup, ("dup3", "<"): self._on_dup,
             ("fcntl", "<"): self._on_fcntl,
@@ -366,11 +367,10 @@ class State:
         res = self._res(ev)
         if res is None or res < 0:
             return
-        for name in ("fd1", "fd2"):
+        for name in ("fd1", "fd2"):  # like pipe, the event refers to fd2
             fd = self._int_arg(ev, name, enter=False)
             if fd is not None and fd >= 0:
-                fdinfo = FdInfo(fd, "unix", "")
-                th.fdtable[fd] = fdinfo
+                self._add_fd(ev, th, fd, FdInfo(fd, "unix", ""))
 
     def _on_socket(self, ev, th):
         fd = self._res(ev)
@@ -435,15 +435,15 @@ class State:
             return
         res = self._res(ev)
         if res is not None and res < 0 and res != -_EINPROGRESS:
-            # a failed connect leaves the socket unnamed; only this event sees the tuple
-            fdinfo = ev.fd = fdinfo.copy()
+            # a failed connect leaves the socket unnamed; only this event sees the tuple's text
+            ev.fd = fdinfo.copy()
+            ev.fd.name = socktuple_text(tup)
+            return
         self._set_tuple(fdinfo, tup, is_server=False)
 
-    def _on_send_with_tuple(self, ev, th):
-        """A sendto/sendmsg to an address, on a socket not connected yet, names it by that tuple.
-
-        An unbound source address (all zeros) is shown as the loopback address, port 0.
-        """
+    def _on_io_with_tuple(self, ev, th):
+        """sendto/sendmsg/recvfrom/recvmsg with an address, on a socket not connected yet, name
+        it by that tuple; an unspecified address (all zeros) is shown as the loopback one."""
         fdinfo = th.fdtable.get(ev.fdnum) if ev.fdnum is not None else None
         if fdinfo is None or fdinfo.type not in ("ipv4", "ipv6") or _is_connected(fdinfo):
             return
@@ -455,8 +455,8 @@ class State:
         if tup is None or tup[0] == "unix":
             return
         fam, sip, sport, dip, dport = tup
-        if sip in _UNSPECIFIED_TO_LOOPBACK:
-            sip = _UNSPECIFIED_TO_LOOPBACK[sip]
+        sip = _UNSPECIFIED_TO_LOOPBACK.get(sip, sip)
+        dip = _UNSPECIFIED_TO_LOOPBACK.get(dip, dip)
         fdinfo.name = socktuple_text((fam, sip, sport, dip, dport))
         fdinfo.cip, fdinfo.cport, fdinfo.sip, fdinfo.sport = sip, sport, dip, dport
         _infer_l4proto(fdinfo)

@@ -124,6 +124,32 @@ def steps():
     yield from call(CHILD, "read", {"fd": 6, "size": 1}, {"res": -9})
     yield from call(STRANGER, "open", {"name": "rel", "flags": O_RDONLY},
                     {"fd": 3, "name": "rel", "flags": O_RDONLY})
+    # more edges: failed calls, a thread changing the process's cwd, UDP naming by recvfrom,
+    # a refused connect, socketpair, fork, a thread's exit
+    yield from call(BASH, "chdir", {}, {"res": -2, "path": "/nope"})
+    yield from call(THREAD, "chdir", {}, {"res": 0, "path": "/var"})
+    yield from call(BASH, "stat", {}, {"res": 0, "path": "log"})
+    yield from call(BASH, "socket", {"domain": AF_INET, "type": 2, "proto": 0}, {"fd": 20})
+    yield from call(BASH, "recvfrom", {"fd": 20, "size": 10},
+                    {"res": 2, "data": b"ok", "tuple": (AF_INET, "1.1.1.1", 53, "0.0.0.0", 4000)})
+    yield from call(BASH, "read", {"fd": 20, "size": 1}, {"res": 1, "data": b"x"})
+    yield from call(BASH, "socket", {"domain": AF_INET, "type": 1, "proto": 0}, {"fd": 21})
+    yield from call(BASH, "connect", {"fd": 21, "addr": (AF_INET, "127.0.0.1", 9)},
+                    {"res": -111, "tuple": (AF_INET, "127.0.0.1", 40000, "127.0.0.1", 9)})
+    yield from call(BASH, "close", {"fd": 21}, {"res": 0})
+    yield from call(BASH, "socketpair", {"domain": AF_UNIX, "type": 1, "proto": 0},
+                    {"res": 0, "fd1": 22, "fd2": 23, "source": 0xAA, "peer": 0xBB})
+    yield from call(BASH, "write", {"fd": 23, "size": 1}, {"res": 1, "data": b"y"})
+    yield from call(BASH, "dup", {"fd": 11}, {"res": 24})
+    yield from call(BASH, "write", {"fd": 24, "size": 1}, {"res": 1, "data": b"z"})
+    yield from call(BASH, "fork", {}, {"res": 5002, **process(BASH, BASH, 1629, "bash",
+                                                             "/bin/bash", "/root")})
+    yield from call(5002, "read", {"fd": 24, "size": 1}, {"res": 1, "data": b"w"})
+    yield from call(5002, "execve", {"filename": "/nope"}, {"res": -2})
+    yield from call(5002, "read", {"fd": 24, "size": 1}, {"res": 1, "data": b"v"})
+    yield (THREAD, "procexit", ">", {})
+    yield from call(BASH, "read", {"fd": 7, "size": 1}, {"res": 1, "data": b"u"})
+    yield from call(THREAD, "read", {"fd": 7, "size": 1}, {"res": 1, "data": b"t"})
 
 
 def main():
