@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chisel.core.fields import registry
 from chisel.core.filter import compile_filter
 from chisel.core.output import PrintGate
 from chisel.core.scap_reader import ScapReader
@@ -26,6 +27,9 @@ CAPTURES = sorted(p.stem for p in EXPECTED.glob("*.json"))
 SYSDIG_WRONG = {
     # sysdig 0.29's parser turns 'not not X' into 'not X'; two negations are X.
     "not not evt.type=close": "evt.type=close",
+    # sysdig 0.29's filter reads evt.buflen wrongly (it prints 832 for a read, yet '> 100' and
+    # 'exists' miss it): expect the events whose printed evt.buflen is above 100 (regen.py).
+    "evt.buflen > 100": "display: evt.buflen > 100",
 }
 # (capture, filter) -> our answer, where no equivalent filter gets sysdig 0.29 right.
 SYSDIG_WRONG_RESULTS = {
@@ -38,39 +42,22 @@ SYSDIG_WRONG_RESULTS = {
 # (filter, captures) where our fields or state still differ from sysdig 0.29; the filter itself
 # is not at fault (each was checked field by field). Owners: engineers "fields" and "state".
 KNOWN_FIELD_GAPS = {
-    'evt.buflen > 100': ('evt.buflen on read exits (fields)',
-        ('falco_cat_write', 'falco_psp_run_as_user_0_container', 'libs_curl_google',
-         'libs_test_ipv6_client')),
     'evt.category=file': ('evt.category of some reads (fields)',
         ('falco_psp_run_as_user_0_container',)),
-    'evt.deltatime > 1000000': ('evt.deltatime of the first printed event (fields)',
-        ('falco_cat_write', 'falco_open-multiple-files', 'falco_psp_run_as_user_0_container',
-         'falco_psp_write_tmp_test', 'falco_syscall')),
-    'evt.latency > 0': ('evt.latency of switch events (fields)',
+    'evt.deltatime > 1000000': ('first printed event: ours 0, sysdig counts from the unprinted event before it (fields)',
+        ('falco_cat_write', 'falco_connect_localhost', 'falco_open-multiple-files',
+         'falco_ping_sendto', 'falco_psp_privileged', 'falco_psp_run_as_user_0_container',
+         'falco_psp_run_as_user_65534_container', 'falco_psp_write_tmp_test', 'falco_syscall',
+         'libs_curl_google', 'libs_sample', 'libs_test_ipv6_client')),
+    'evt.latency > 0': ('switch events: sysdig shows the previous syscall latency, ours 0 (fields)',
         ('falco_open-multiple-files', 'falco_psp_run_as_user_0_container', 'libs_curl_google',
          'libs_test_ipv6_client')),
-    'evt.reltime < 1000000000': ('evt.reltime is None (fields)',
-        ('falco_connect_localhost', 'falco_ping_sendto', 'falco_psp_run_as_user_0_container',
-         'falco_psp_run_as_user_65534_container', 'falco_psp_write_tmp_test', 'falco_syscall',
-         'libs_sample')),
-    'fd.is_server=true': ('fd.is_server role (state)',
-        ('falco_psp_run_as_user_0_container', 'libs_single_ipv6_conn')),
-    'group.gid = 0': ('group.gid on switch events of unknown threads (fields/state)',
+    'group.gid = 0': ('ours 0 where sysdig has no group (fields/state)',
         ('falco_psp_run_as_user_0_container', 'libs_sample')),
-    'proc.aname[1] = bash': ('ancestors (proc.aname/apid) not resolved (fields/state)',
-        ('falco_cat_write', 'falco_open-multiple-files', 'falco_psp_run_as_user_0_container',
-         'libs_curl_google', 'libs_test_ipv6_client')),
-    'proc.apid[1] exists': ('ancestors (proc.aname/apid) not resolved (fields/state)',
-        ('falco_cat_write', 'falco_connect_localhost', 'falco_open-multiple-files',
-         'falco_psp_run_as_user_0_container', 'falco_psp_write_tmp_test', 'libs_curl_google',
-         'libs_sample', 'libs_test_ipv6_client')),
-    'proc.vpid > 0': ('proc.vpid outside containers (fields)',
+    'proc.vpid > 0': ('sysdig has no proc.vpid in these captures, ours gives the pid (fields)',
         ('falco_cat_write', 'falco_connect_localhost', 'falco_ping_sendto',
          'falco_psp_run_as_user_65534_container', 'falco_syscall', 'libs_curl_google',
          'libs_single_ipv6_conn', 'libs_test_ipv6_client')),
-    'user.name = root': ('user.name is None where sysdig knows the user (fields/state)',
-        ('falco_connect_localhost', 'falco_psp_privileged', 'falco_psp_run_as_user_0_container',
-         'falco_psp_write_tmp_test', 'libs_sample')),
 }
 
 
@@ -98,6 +85,7 @@ def replay(capture, compiled):
 
     reader = ScapReader(str(DATA / "scap" / f"{capture}.scap"))
     state = State(reader.snapshot)
+    registry().bind_state(state, snapshot=reader.snapshot)  # as the session does for each run
     gate = PrintGate()  # sysdig never prints its internal events, whatever the filter
     hits = {text: [] for text in compiled}
     try:
@@ -123,7 +111,8 @@ def test_table_covers_every_operator():
 
 def test_table_is_in_step_with_the_expected_files():
     for capture in CAPTURES:
-        assert set(json.loads((EXPECTED / f"{capture}.json").read_text())) == set(filters()), capture
+        keys = set(json.loads((EXPECTED / f"{capture}.json").read_text()))
+        assert {k for k in keys if not k.startswith("display: ")} == set(filters()), capture
 
 
 def expected_answer(capture, text):
