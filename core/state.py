@@ -109,10 +109,15 @@ class State:
     `first_ts` (time of the first event that is not a container event; None before it),
     `snapshot` (the one it started from).
     With `live=True`, a tid not in the table is read from /proc on first sight (`proc_lookup`,
-    a function tid -> ThreadInfo or None, replaceable for tests).
+    a function tid -> ThreadInfo or None), and every minute of event time threads that /proc no
+    longer has are dropped (`proc_alive`, tid -> bool); both are replaceable for tests.
     """
 
-    def __init__(self, snapshot, live=False, proc_lookup=None):
+    # live runs: how often (event time) threads whose process is gone from /proc are dropped,
+    # so missed procexit events (drops) cannot grow the table without bound
+    PURGE_INTERVAL_NS = 60 * 1_000_000_000
+
+    def __init__(self, snapshot, live=False, proc_lookup=None, proc_alive=None):
         self.snapshot = snapshot  # the source's: machine info and interfaces for the fields
         self.threads = {t.tid: t for t in snapshot.threads}
         self.users = dict(snapshot.users)
@@ -124,6 +129,8 @@ class State:
 
             self.proc_lookup = lookup_thread
         self._pending_removal = []
+        self.proc_alive = proc_alive or _proc_alive
+        self._next_purge = None
         # tid -> fd of the thread's last fd-using enter event (sysdig's lastevent_fd)
         self._last_fd = {}
         # time of the first event that is not a container event (evt.reltime counts from it)
@@ -188,6 +195,8 @@ class State:
         plan = self._plans[ev.type]
         if self.first_ts is None and not plan.is_container:
             self.first_ts = ev.ts
+        if self.live:
+            self._purge_gone_threads(ev.ts)
         tid = ev.tid
         if tid >= 1 << 63:
             tid -= 1 << 64
@@ -231,6 +240,18 @@ class State:
             handler(ev, th)
         if ev.fdnum is not None and ev.fd is None:
             ev.fd = th.fdtable.get(ev.fdnum)
+
+    def _purge_gone_threads(self, now):
+        """Every PURGE_INTERVAL_NS of event time, drop threads /proc no longer has."""
+        if self._next_purge is None:
+            self._next_purge = now + self.PURGE_INTERVAL_NS
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.PURGE_INTERVAL_NS
+        alive = self.proc_alive
+        for tid in [tid for tid in self.threads if not alive(tid)]:
+            del self.threads[tid]
+            self._last_fd.pop(tid, None)
 
     def _new_thread(self, tid):
         if tid < 0:
@@ -650,6 +671,10 @@ _PROCESS_NUMBERS = (("fdlimit", "fdlimit"), ("vm_size", "vmsize_kb"), ("vm_rss",
                     ("uid", "uid"), ("gid", "gid"), ("tty", "tty"), ("loginuid", "loginuid"),
                     ("pgid", "vpgid"))
 _THREAD_IDS = (("vtid", "vtid"), ("vpid", "vpid"))
+
+
+def _proc_alive(tid):
+    return os.path.exists(f"/proc/{tid}")
 
 
 def _is_connected(fdinfo):

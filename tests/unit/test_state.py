@@ -381,3 +381,18 @@ def test_sockets_of_other_families_are_unknown_fds_and_unnamed_families_get_none
     r.ev("socket", ">", 4000, 3, 0)
     ev = r.ev("socket", "<", 6)
     assert (ev.fdnum, ev.fd) == (6, None)
+
+
+def test_live_mode_drops_threads_gone_from_proc_every_minute():
+    snap = Snapshot()
+    snap.threads.extend([ThreadInfo(10, comm="a"), ThreadInfo(11, comm="b")])
+    gone = {11}
+    state = State(snap, live=True, proc_lookup=lambda tid: None,
+                  proc_alive=lambda tid: tid not in gone)
+    etype = event_id("read", ">")
+    minute = State.PURGE_INTERVAL_NS
+    for ts in (1, minute // 2):
+        state.process(Event(ts, 10, etype, encode_params(etype, [0, 1])))
+    assert sorted(state.threads) == [10, 11]
+    state.process(Event(minute + 1, 10, etype, encode_params(etype, [0, 1])))
+    assert sorted(state.threads) == [10]
