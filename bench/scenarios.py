@@ -66,3 +66,4 @@ STREAM_SECONDS, STREAM_SECONDS_QUICK = 2.0, 0.3
 # Replay: a capture of at least a million events written by `chisel -w` (rw loop of the
 # workload, 4 events per iteration).
 REPLAY_ITERATIONS = 260_000
+REPLAY_RATE = 150_000  # events/s offered while writing it: about 7 s
