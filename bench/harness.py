@@ -222,6 +222,12 @@ def time_until_ready(tracer, ready_timeout):
     return bg.ready_s
 
 
+def run_command_output(argv, timeout):
+    """stdout of one successful run of `argv`; Unavailable if it fails."""
+    check_tool(argv[0])
+    return _run_checked(argv, timeout, os.path.basename(argv[0]))
+
+
 def _run_checked(argv, timeout, what):
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)

@@ -10,6 +10,7 @@ hits all scenarios alike. A scenario that cannot run here is reported as 'n/a (r
 """
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -216,7 +217,35 @@ class Bench:
             table.append(("chisel topfiles until 'Tracing'", f"{ready:.3f}", "goal: < 1.5 s"))
         except Unavailable as why:
             table.append(("chisel topfiles until 'Tracing'", "n/a", f"({why})"))
+        table.extend(self._live_startup_breakdown())
         _print_table(table)
+
+    def _live_startup_breakdown(self):
+        """Where a live start spends its time: the engine's own timings of a topfiles-sized
+        probe set (bcc import, BPF compile + attach, /proc scan), median over the runs."""
+        python = os.path.join(harness.REPO, ".venv", "bin", "python")
+        steps = {}
+        for _ in range(self.runs):
+            try:
+                out = harness.run_command_output([python, "-c", LIVE_TIMINGS], self.timeout)
+            except Unavailable as why:
+                return [("  live engine steps", "n/a", f"({why})")]
+            for step, seconds in json.loads(out.splitlines()[-1]).items():
+                steps.setdefault(step, []).append(seconds)
+        return [(f"  engine: {step}", f"{statistics.median(values):.3f}", "")
+                for step, values in steps.items()]
+
+
+# Runs in a fresh interpreter, so the bcc import is timed cold, as the CLI pays it.
+LIVE_TIMINGS = """
+import json, time
+started = time.monotonic()
+from chisel.core.live.engine import LiveSource
+source = LiveSource(event_types={"read", "write", "readv", "writev", "pread64", "pwrite64"})
+source.timings["total"] = time.monotonic() - started
+print(json.dumps(source.timings))
+source.close()
+"""
 
 
 def _drops(stderr):
