@@ -445,11 +445,23 @@ def _readlink(path):
 
 
 def _read_bytes(path):
+    # Plain os.open/os.read: a buffered file object costs more than the read itself here, and
+    # the scan makes a few thousand of them.
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except _READ_ERRORS:
         return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except _READ_ERRORS:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _read_text(path):
