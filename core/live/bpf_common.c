@@ -14,7 +14,10 @@
 #define CHISEL_AF_INET6 10
 
 struct rec_hdr { u64 ts; u32 tid; u16 type; u16 nparams; u32 cpu; u32 reserved; };
-struct scratch_t { u8 buf[2 * REC_CAP]; };
+/* Syscall tracepoint programs may be preempted (migration stays disabled): another task on the
+ * same CPU can start a record meanwhile, so each CPU has SCRATCH_SLOTS buffers with a busy flag. */
+#define SCRATCH_SLOTS 4
+struct scratch_t { u32 busy; u32 pad; u8 buf[REC_CAP + MAX_WRITE]; };
 struct saved_t { u64 a[6]; u64 enter_id; };
 struct iov_t { u64 base; u64 len; };
 struct msghdr_t { u64 name; u32 namelen; u32 pad; u64 iov; u64 iovlen; };
@@ -25,7 +28,7 @@ struct fdkey_t { u32 tgid; u32 fd; };
 struct pathkey_t { char s[PATHKEY_LEN]; };
 struct comm_t { char s[16]; };
 
-BPF_PERCPU_ARRAY(scratch, struct scratch_t, 1);
+BPF_PERCPU_ARRAY(scratch, struct scratch_t, SCRATCH_SLOTS);
 BPF_PERCPU_ARRAY(pathbuf, struct pathkey_t, 1);
 BPF_PERCPU_ARRAY(drop_count, u64, 1);
 BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd axis off */
@@ -150,11 +153,27 @@ static __always_inline void fd_copy(u32 tgid, u64 oldfd, long newfd)
 }
 #endif
 
-static __always_inline u8 *get_buf(void)
+static __always_inline void count_drop(void)
 {
     int z = 0;
-    struct scratch_t *s = scratch.lookup(&z);
-    return s ? s->buf : 0;
+    u64 *d = drop_count.lookup(&z);
+    if (d)
+        (*d)++;
+}
+
+/* a free scratch buffer of this CPU, marked busy until submit(); NULL (a counted drop) if none */
+static __always_inline u8 *get_buf(void)
+{
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        int key = i;
+        struct scratch_t *s = scratch.lookup(&key);
+        if (s && !s->busy) {
+            s->busy = 1;
+            return s->buf;
+        }
+    }
+    count_drop();
+    return 0;
 }
 
 static __always_inline u32 begin(u8 *b, u16 type, u16 nparams)
@@ -174,12 +193,9 @@ static __always_inline u32 begin(u8 *b, u16 type, u16 nparams)
 static __always_inline void submit(u8 *b, u32 size)
 {
     /* records are smaller than REC_CAP by construction; the mask only informs the verifier */
-    if (events.ringbuf_output(b, size & REC_MASK, BPF_RB_NO_WAKEUP)) {
-        int z = 0;
-        u64 *d = drop_count.lookup(&z);
-        if (d)
-            (*d)++;
-    }
+    if (events.ringbuf_output(b, size & REC_MASK, BPF_RB_NO_WAKEUP))
+        count_drop();
+    *(u32 *)(b - 8) = 0; /* the slot's busy flag (struct scratch_t) */
 }
 
 static __always_inline u32 put_int(u8 *b, u32 off, u64 v, int size)
@@ -214,7 +230,6 @@ static __always_inline u32 put_user(u8 *b, u32 off, u64 ptr, s64 n)
         n = snap;
     if (n > SNAP_MAX)
         n = SNAP_MAX;
-    n &= SNAP_BOUND;
     if (bpf_probe_read_user(b + (off & REC_MASK), n, (const void *)ptr))
         return 0;
     return n;
@@ -239,8 +254,7 @@ static __always_inline u32 put_iov(u8 *b, u32 off, u64 vec, u64 cnt, s64 total)
             n = total - done;
         if (n > SNAP_MAX)
             n = SNAP_MAX;
-        n &= SNAP_BOUND;
-        if (bpf_probe_read_user(b + ((off + done) & REC_MASK), n, (const void *)v.base))
+            if (bpf_probe_read_user(b + ((off + done) & REC_MASK), n, (const void *)v.base))
             break;
         done += n;
     }

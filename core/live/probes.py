@@ -95,14 +95,18 @@ def _param_max(src, snap):
 
 
 def record_cap(plan):
-    """Power-of-two capacity larger than any record the plan's programs can build."""
+    """Power-of-two capacity larger than any record the plan's programs can build.
+
+    Values are written at `off & (cap - 1)`; the scratch buffer has MAX_WRITE bytes beyond the
+    capacity so the verifier sees every write in bounds (per-CPU values must stay under 32 KiB).
+    """
     worst = 24 + 2 * 4 + 8 * 4  # procexit
     for name in plan.syscalls:
         spec = SPECS[name]
         for params in (spec.enter, spec.exit):
             worst = max(worst, 24 + 2 * len(params) + sum(_param_max(p, plan.snap_bucket) for p in params))
     cap = 1024
-    while cap <= max(worst, 2 * plan.snap_bucket, STR_MAX, ARGV_CAP):
+    while cap <= worst:
         cap *= 2
     return cap
 
@@ -344,7 +348,7 @@ def generate_source(plan):
     cap = record_cap(plan)
     defines = [
         f"#define REC_CAP {cap}", f"#define REC_MASK {cap - 1}", f"#define SNAP_MAX {snap}",
-        f"#define SNAP_BOUND {2 * snap - 1}", f"#define STR_MAX {STR_MAX}", f"#define IOV_MAX {IOV_MAX}",
+        f"#define MAX_WRITE {max(snap, STR_MAX, 256)}", f"#define STR_MAX {STR_MAX}", f"#define IOV_MAX {IOV_MAX}",
         f"#define ARGV_MAX {ARGV_MAX}", f"#define ARGV_ARG_MAX {ARG_MAX}", f"#define ARGV_CAP {ARGV_CAP}",
         f"#define FDLIST_MAX {FDLIST_MAX}", f"#define PATHKEY_LEN {PATHKEY_LEN}",
         f"#define RB_PAGES {RB_PAGES}",
