@@ -157,3 +157,12 @@ def test_untraceable_event_types_are_named():
     assert untraceable_event_types({"read", "pread", "accept", "procexit", "fstat", "switch"}, load()) == [
         "fstat", "switch"]
     assert untraceable_event_types(None, load()) == []
+
+
+@pytest.mark.parametrize("snaplen", [1, 80, 2000, 8192, 10**6])
+def test_scratch_slot_fits_the_per_cpu_value_limit(snaplen):
+    plan = plan_for(snaplen=snaplen, formats=FAKE_FORMATS)
+    cap, snap = probes.record_cap(plan), plan.snap_bucket
+    assert 8 + cap + max(snap, probes.STR_MAX, 256) <= 32768
+    # the largest record (a full-snaplen read or write) still fits below the capacity
+    assert 24 + 2 * 3 + 8 + 4 + snap < cap
