@@ -244,46 +244,58 @@ class Session:
         return ExitCode.OK
 
     def _loop(self, printer):
-        """The hot loop: state first, then the global filter, then -w, printing and dispatch."""
+        """The hot loop: state first, then the global filter, then -w, printing and dispatch.
+
+        Counters live in locals and reach `stats` at the end. An event goes to the dispatcher only
+        when a chisel could want it: some chisel ticks (ticks run on every event's time), subscribes
+        to every type, or subscribes to this one and the event passed the filter.
+        """
         cfg = self.config
         process = self.state.process
         match = self.filter.match if self.filter is not None else None
-        dispatch = self.dispatcher.dispatch
+        dispatcher = self.dispatcher
+        dispatch = dispatcher.dispatch
+        wanted = dispatcher.subscribed_types  # event ids, or None for every type
+        dispatch_all = dispatcher.ticking or wanted is None
         write = self.writer.write if self.writer is not None else None
         limit = cfg.count
         deadline_ns = None
-        matched = 0
-        stats = self.stats
+        matched = events = 0
+        first_ts = last_ts = None
         progress = self._progress()
-        for ev in self._events():
-            if self._stopping:
-                break
-            if ev is None:  # a live source idle past its poll timeout: let ticks follow the clock
-                self.dispatcher.advance(time.time_ns())
-                continue
-            process(ev)
-            # The clock starts at the first real event: a capture's internal events (its process
-            # table dump) may carry the time the capture was set up, seconds earlier.
-            if stats.first_ts is None and "EC_INTERNAL" not in ev.info.ec_classes:
-                stats.first_ts = ev.ts
-                if cfg.duration_s is not None:
-                    deadline_ns = ev.ts + int(cfg.duration_s * 1_000_000_000)
-            if deadline_ns is not None and ev.ts >= deadline_ns:
-                break
-            stats.last_ts = ev.ts
-            stats.events += 1
-            passed = match is None or match(ev)
-            if passed:
-                matched += 1
-                if write is not None:
-                    write(ev)
-                if printer is not None:
-                    printer(ev)
-            dispatch(ev, passed)
-            if progress is not None and not stats.events % PROGRESS_EVERY:
-                progress()
-            if limit is not None and matched >= limit:
-                break
+        try:
+            for ev in self._events():
+                if self._stopping:
+                    break
+                if ev is None:  # a live source idle past its poll timeout: ticks follow the clock
+                    dispatcher.advance(time.time_ns())
+                    continue
+                process(ev)
+                # The clock starts at the first real event: a capture's internal events (its process
+                # table dump) may carry the time the capture was set up, seconds earlier.
+                if first_ts is None and "EC_INTERNAL" not in ev.info.ec_classes:
+                    first_ts = ev.ts
+                    if cfg.duration_s is not None:
+                        deadline_ns = ev.ts + int(cfg.duration_s * 1_000_000_000)
+                if deadline_ns is not None and ev.ts >= deadline_ns:
+                    break
+                last_ts = ev.ts
+                events += 1
+                passed = match is None or match(ev)
+                if passed:
+                    matched += 1
+                    if write is not None:
+                        write(ev)
+                    if printer is not None:
+                        printer(ev)
+                if dispatch_all or (passed and ev.type in wanted):
+                    dispatch(ev, passed)
+                if progress is not None and not events % PROGRESS_EVERY:
+                    progress()
+                if limit is not None and matched >= limit:
+                    break
+        finally:
+            self.stats.first_ts, self.stats.last_ts, self.stats.events = first_ts, last_ts, events
         if progress is not None:
             progress(done=True)
 
