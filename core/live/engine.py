@@ -14,6 +14,16 @@ or more switch the fd axis off (every fd passes; userspace filters as always).
 
 Records go through a ring buffer reserved with BPF_RB_NO_WAKEUP and drained every ~5 ms; every
 failed reservation is counted per CPU (`drops`).
+
+What the parameters hold where the kernel gives less than sysdig's driver (no struct walking):
+- socket tuples: TCP connect/accept get both ends from sock:inet_sock_set_state; a non-blocking
+  connect, UDP and sendto/recvfrom/sendmsg/recvmsg get the remote end from user memory and
+  0.0.0.0:0 as the local end; unix sockets carry the family only (no kernel pointers, no path);
+- execve/clone exits: argv from user memory at enter (16 args, 1 KiB), comm from the kernel, cwd
+  from /proc at decode time (racy for short processes); fdlimit, page faults, vm sizes, env,
+  cgroups and tty are 0 or empty; vtid/vpid equal tid/pid; procexit's status comes from
+  exit_group (a process killed by a signal reports 0);
+- open's dev is 0; paths are read up to 1 KiB; strings in memory not yet paged in read as empty.
 """
 
 import ctypes
