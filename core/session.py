@@ -13,7 +13,7 @@ import stat
 import sys
 import time
 
-from chisel.core.errors import ChiselRuntimeError, ExitCode, UsageError
+from chisel.core.errors import CaptureFormatError, ChiselRuntimeError, ExitCode, UsageError
 from chisel.core.render import Output
 from chisel.plugins.api import Context, Summary
 
@@ -229,19 +229,29 @@ class Session:
                 for line in self._header_lines():
                     print(line, file=self.stderr)
                 print(TRACING_BANNER, file=self.stderr, flush=True)
-            self._loop(printer)
-        self.stats.drops = getattr(self.source, "drops", 0) or 0
-        self.dispatcher.end(self.stats)
-        self.out.flush()
-        self.plugins.call_isolated("chisel_session_end", self._warn, session=self, stats=self.stats)
-        if self.stats.drops:
-            print(f"{self.stats.drops} events dropped", file=self.stderr)
+            try:
+                self._loop(printer)
+            except CaptureFormatError:
+                # A damaged capture still gets the reports for the events read before the damage;
+                # then the error line, and exit 1.
+                self._finish()
+                raise
+        self._finish()
         if self.dispatcher.failed:
             return ExitCode.FAILURE
         child_code = getattr(self.source, "child_exit_code", None)
         if self.config.command and child_code is not None:
             return child_code if child_code >= 0 else 128 - child_code  # killed by signal N: 128+N
         return ExitCode.OK
+
+    def _finish(self):
+        """End of capture: chisels' end reports, observers, the drops line."""
+        self.stats.drops = getattr(self.source, "drops", 0) or 0
+        self.dispatcher.end(self.stats)
+        self.out.flush()
+        self.plugins.call_isolated("chisel_session_end", self._warn, session=self, stats=self.stats)
+        if self.stats.drops:
+            print(f"{self.stats.drops} events dropped", file=self.stderr)
 
     def _loop(self, printer):
         """The hot loop: state first, then the global filter, then -w, printing and dispatch.

@@ -138,3 +138,15 @@ def test_an_idle_live_run_still_ticks_on_the_clock():
     assert session.run() == 0
     assert out.getvalue() == "2 events, ticked=True\n"
     assert err.getvalue() == "Tracing... Ctrl-C to end.\n"
+
+
+def test_a_damaged_capture_still_gets_its_end_report_then_one_error_line(tmp_path):
+    damaged = tmp_path / "cut.scap"
+    with open(CAT_WRITE, "rb") as fh:
+        damaged.write_bytes(fh.read()[:10000])
+    result = run_chisel(Counter, capture=str(damaged))
+    assert result.exit_code == 1
+    report, = result.stdout.splitlines()
+    assert report.endswith(" read") and not report.startswith("0 events")
+    assert result.stderr.startswith(f"chisel: error: {damaged}: corrupt capture at byte offset ")
+    assert len(result.stderr.splitlines()) == 1
