@@ -144,9 +144,18 @@ def test_a_damaged_capture_still_gets_its_end_report_then_one_error_line(tmp_pat
     damaged = tmp_path / "cut.scap"
     with open(CAT_WRITE, "rb") as fh:
         damaged.write_bytes(fh.read()[:10000])
+    from chisel.core.errors import CaptureFormatError
+    from chisel.core.scap_reader import ScapReader
+
+    good = 0
+    try:
+        for _ in ScapReader(str(damaged)).events():
+            good += 1
+    except CaptureFormatError:
+        pass
+    assert good > 0
     result = run_chisel(Counter, capture=str(damaged))
     assert result.exit_code == 1
-    report, = result.stdout.splitlines()
-    assert report.endswith(" read") and not report.startswith("0 events")
+    assert result.stdout == f"{good} events, {good} read\n"
     assert result.stderr.startswith(f"chisel: error: {damaged}: corrupt capture at byte offset ")
     assert len(result.stderr.splitlines()) == 1
