@@ -201,3 +201,11 @@ def test_fd_opened_before_the_start_is_seeded_from_proc(tmp_path):
         src.close()
     reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
     assert [(_res(ev), ev.raw[1]) for ev in reads] == [(1000, b"e" * 80)] * 3
+
+
+def test_command_that_cannot_run_ends_with_127():
+    src, events = _run(event_types=frozenset({"read"}), command=["/nonexistent/chisel-test-cmd"])
+    assert src.child_exit_code == 127
+    assert [ev.name for ev in events if ev.dir == "<" and ev.name == "execve"] == ["execve"]
+    failed = next(ev for ev in events if ev.dir == "<" and ev.name == "execve")
+    assert _res(failed) == -2  # ENOENT
