@@ -120,6 +120,8 @@ def build_parser(plugins=None, warn=None):
     out = p.add_argument_group("output")
     out.add_argument("-j", dest="json", action="store_true", default=None, help="JSON output")
     out.add_argument("-p", dest="print_format", metavar="FORMAT", help="print events in this format")
+    out.add_argument("--format", dest="output_format", metavar="NAME",
+                     help="event output: text, json, or a format a plugin provides")
     for flag, fmt in BUFFER_FLAGS.items():
         out.add_argument(flag, dest="buffer_format", action="store_const", const=fmt,
                          help=f"print I/O buffers as {fmt}")
@@ -354,8 +356,9 @@ class _Cli:
             filter_text=filter_text,
             read_path=opts.read_path, write_path=opts.write_path, count=opts.count,
             duration_s=opts.duration_s,
-            json=_first(opts.json, defaults.get("json"), False),
+            json=_first(opts.json, opts.output_format == "json" or None, defaults.get("json"), False),
             print_format=_first(opts.print_format, defaults.get("print_format")),
+            output_format=opts.output_format,
             snaplen=_first(opts.snaplen, defaults.get("snaplen")),
             buffer_format=_first(opts.buffer_format, defaults.get("buffer_format"), "normal"),
             pids=tuple(opts.pids), command=command, plugin_dirs=tuple(opts.plugin_dir),

@@ -59,6 +59,7 @@ class RunConfig:
     duration_s: float = None
     json: bool = False
     print_format: str = None
+    output_format: str = None  # --format: 'text', 'json' or one a plugin's chisel_get_renderer knows
     snaplen: int = None
     buffer_format: str = "normal"
     pids: tuple = ()

@@ -51,6 +51,7 @@ class Session:
         self._registry = None  # the field registry, loaded on first need
         self._prefilters = {}  # chisel name -> its compiled prefilter, filled by prepare()
         self._args = {}  # chisel name -> its argument namespace, filled by prepare()
+        self._renderer = None  # a plugin's renderer for --format, chosen by prepare()
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
         self.idle_tick_s = IDLE_TICK_S
@@ -81,6 +82,18 @@ class Session:
                     raise UsageError(f"bad prefilter in chisel {entry.name} ({entry.source.label}): "
                                      f"{exc.message}; fix the chisel's prefilter") from None
         self._args = {e.name: e.cls.build_args(self.chisel_args.get(e.name, {})) for e in self.chisels}
+        self._renderer = self._plugin_renderer()
+
+    def _plugin_renderer(self):
+        """The renderer a plugin provides for --format NAME (None for text and json)."""
+        name = self.config.output_format
+        if name in (None, "text", "json"):
+            return None
+        answers = self.plugins.call_isolated("chisel_get_renderer", self._warn, format=name)
+        if not answers:
+            raise UsageError(f"unknown output format '{name}': no plugin provides it; "
+                             "use --format text, --format json, or install a plugin for it")
+        return answers[0]
 
     def _field_registry(self):
         """The field registry with every plugin's fields added (once per process)."""
@@ -321,11 +334,15 @@ class Session:
         return _clocked(self.source, self.idle_tick_s)
 
     def _event_printer(self):
-        """A callable printing one event as asked: -p FORMAT, -j JSON, or sysdig's default line."""
+        """A callable printing one event as asked: a plugin's --format renderer, -j JSON, -p FORMAT, or
+        sysdig's default line. A renderer, like the built-in formatters, has `format(ev)` returning
+        the text to print or None."""
         from chisel.core import output  # noqa: PLC0415
 
         cfg = self.config
-        if cfg.json:
+        if self._renderer is not None:
+            formatter = self._renderer
+        elif cfg.json:
             formatter = output.JsonFormatter(state=self.state, buffer_format=cfg.buffer_format)
         elif cfg.print_format:
             formatter = output.FormatFormatter(cfg.print_format, registry=self._field_registry())

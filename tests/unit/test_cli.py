@@ -332,3 +332,20 @@ def test_a_plugin_option_clashing_with_ours_is_reported_and_the_run_goes_on(tmp_
     assert (code, len(out.splitlines())) == (0, 1)
     assert err == (f"chisel: warning: plugin {tmp_path}/clash_opt.py failed in chisel_add_options: "
                    "ArgumentError: argument -r: conflicting option string: -r\n")
+
+
+def test_a_plugin_renderer_serves_format(tmp_path):
+    (tmp_path / "csvout.py").write_text(
+        "from chisel.plugins import hookimpl\n"
+        "class Csv:\n"
+        "    def format(self, ev):\n"
+        "        return f'{ev.num},{ev.tid}' if ev.num > 212 else None\n"
+        "@hookimpl\n"
+        "def chisel_get_renderer(format):\n"
+        "    return Csv() if format == 'csv' else None\n")
+    os.chmod(tmp_path, 0o755)
+    code, out, err = run("--plugin-dir", str(tmp_path), "-r", CURL, "--format", "csv", "-n", "215")
+    assert (code, out, err) == (0, "213,17497\n214,17497\n215,17497\n", "")
+    assert run("-r", CURL, "--format", "xml") == (
+        2, "", "chisel: error: unknown output format 'xml': no plugin provides it; use --format text, "
+               "--format json, or install a plugin for it\n")
