@@ -118,6 +118,28 @@ static __always_inline int fd_wanted(u32 tgid, u64 fd)
     return 0;
 }
 
+/* Could this path name a watched file without being spelled like it? The kernel compares names
+ * byte for byte, but fd.name is the path made absolute and canonical: a relative path, or one
+ * with "//", "/./" or "/../", is kept as interesting (an extra event is harmless, a lost one not). */
+static __always_inline int path_needs_userspace(struct pathkey_t *pk)
+{
+    if (pk->s[0] != '/')
+        return 1;
+    for (int i = 0; i < PATHKEY_LEN - 3; i++) {
+        char c = pk->s[i];
+        if (c == 0)
+            return 0;
+        if (c != '/')
+            continue;
+        char c1 = pk->s[i + 1], c2 = pk->s[i + 2], c3 = pk->s[i + 3];
+        if (c1 == '/')
+            return 1;
+        if (c1 == '.' && (c2 == '/' || c2 == 0 || (c2 == '.' && (c3 == '/' || c3 == 0))))
+            return 1;
+    }
+    return 0;
+}
+
 static __always_inline void fd_learn_open(u32 tgid, long ret, const void *path)
 {
     int z = 0;
@@ -127,7 +149,7 @@ static __always_inline void fd_learn_open(u32 tgid, long ret, const void *path)
     __builtin_memset(pk, 0, sizeof(*pk));
     if (bpf_probe_read_user_str(pk->s, sizeof(pk->s), path) <= 0)
         return;
-    if (fd_names.lookup(pk)) {
+    if (fd_names.lookup(pk) || path_needs_userspace(pk)) {
         struct fdkey_t k = {.tgid = tgid, .fd = (u32)ret};
         u8 one = 1;
         fd_watch.update(&k, &one);

@@ -8,9 +8,9 @@ traced, for TCP tuples. Never raw_syscalls.
 
 In-kernel filtering is data in maps: the traced tgids (`pid=`/`command=`), the pushdown's pids,
 tids, uids, comms, and the (tgid, fd) pairs opened on one of its fd names; I/O on any other fd
-never leaves the kernel. Known limits of fd-name matching: the kernel compares the path exactly
-as the program passed it (a relative path matches only a relative name) and paths of 256 bytes
-or more switch the fd axis off (every fd passes; userspace filters as always).
+never leaves the kernel. The kernel compares the path as the program passed it; a relative or
+non-canonical path ("//", "/./", "/../") cannot be compared there, so its fd is kept (userspace
+filters it as always), and so is every fd when a watched name is 256 bytes or longer.
 
 Records go through a ring buffer reserved with BPF_RB_NO_WAKEUP and drained every ~5 ms; every
 failed reservation is counted per CPU (`drops`).

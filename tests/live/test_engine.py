@@ -209,3 +209,21 @@ def test_command_that_cannot_run_ends_with_127():
     assert [ev.name for ev in events if ev.dir == "<" and ev.name == "execve"] == ["execve"]
     failed = next(ev for ev in events if ev.dir == "<" and ev.name == "execve")
     assert _res(failed) == -2  # ENOENT
+
+
+def test_relative_and_uncanonical_opens_of_a_watched_file_are_kept(tmp_path):
+    path = tmp_path / "rel.bin"
+    path.write_bytes(b"r" * 100)
+    (tmp_path / "sub").mkdir()
+    prog = ("import os, sys\n"
+            "os.chdir(sys.argv[1])\n"
+            "for name in ('rel.bin', sys.argv[1] + '/sub/../rel.bin', sys.argv[1] + '//rel.bin'):\n"
+            "    fd = os.open(name, os.O_RDONLY)\n"
+            "    os.read(fd, 10)\n"
+            "    os.close(fd)\n"
+            "fd = os.open('/etc/hostname', os.O_RDONLY)\n"
+            "os.read(fd, 10)\n")
+    src, events = _run(event_types=frozenset({"read"}), pushdown=PushDown(fd_names=frozenset({str(path)})),
+                       command=[sys.executable, "-S", "-c", prog, str(tmp_path)])
+    reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
+    assert [ev.raw[1] for ev in reads] == [b"r" * 10] * 3  # /etc/hostname never leaves the kernel
