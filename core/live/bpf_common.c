@@ -147,9 +147,11 @@ static __always_inline void fd_learn_open(u32 tgid, long ret, const void *path)
     if (!pk || ret < 0 || !path)
         return;
     __builtin_memset(pk, 0, sizeof(*pk));
-    if (bpf_probe_read_user_str(pk->s, sizeof(pk->s), path) <= 0)
+    long n = bpf_probe_read_user_str(pk->s, sizeof(pk->s), path);
+    if (n <= 0)
         return;
-    if (fd_names.lookup(pk) || path_needs_userspace(pk)) {
+    /* a path cut at PATHKEY_LEN could still resolve to a watched name: keep it too */
+    if (n >= PATHKEY_LEN || fd_names.lookup(pk) || path_needs_userspace(pk)) {
         struct fdkey_t k = {.tgid = tgid, .fd = (u32)ret};
         u8 one = 1;
         fd_watch.update(&k, &one);
