@@ -114,6 +114,9 @@ class Session:
                 raise UsageError("-- COMMAND cannot be used with -r: a capture file cannot trace a new "
                                  "process; drop -r to trace live")
             _check_readable_capture(cfg.read_path)
+        if cfg.command and cfg.pids:
+            raise UsageError("--pid cannot be combined with -- COMMAND: the command's own process tree "
+                             "is what gets traced; drop one of them")
         if cfg.write_path is not None and os.path.isdir(cfg.write_path):
             raise UsageError(f"bad value for -w: {cfg.write_path} is a directory; name a file to write")
 

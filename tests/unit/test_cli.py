@@ -349,3 +349,9 @@ def test_a_plugin_renderer_serves_format(tmp_path):
     assert run("-r", CURL, "--format", "xml") == (
         2, "", "chisel: error: unknown output format 'xml': no plugin provides it; use --format text, "
                "--format json, or install a plugin for it\n")
+
+
+def test_pid_and_command_together_are_a_usage_error():
+    assert run("--pid", "1", "--", "true") == (
+        2, "", "chisel: error: --pid cannot be combined with -- COMMAND: the command's own process tree "
+               "is what gets traced; drop one of them\n")
