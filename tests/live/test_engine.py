@@ -227,3 +227,23 @@ def test_relative_and_uncanonical_opens_of_a_watched_file_are_kept(tmp_path):
                        command=[sys.executable, "-S", "-c", prog, str(tmp_path)])
     reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
     assert [ev.raw[1] for ev in reads] == [b"r" * 10] * 3  # /etc/hostname never leaves the kernel
+
+
+@pytest.mark.parametrize("pushdown, kept", [
+    (PushDown(uids=frozenset({65534})), False),      # the command runs as root: nothing leaves the kernel
+    (PushDown(comms=frozenset({"nosuchcomm"})), False),
+    (PushDown(comms=frozenset({"cat"})), True),
+    (PushDown(uids=frozenset({0}), comms=frozenset({"cat"})), True),
+])
+def test_uid_and_comm_pushdown_filter_in_the_kernel(pushdown, kept):
+    with stdout_to_devnull():
+        src, events = _run(event_types=frozenset({"read"}), pushdown=pushdown,
+                           command=["cat", "/etc/hostname"])
+    assert src.child_exit_code == 0
+    reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
+    if kept:
+        assert {ev.tid for ev in events} == {src.child_pid}
+        with open("/etc/hostname", "rb") as f:
+            assert any(ev.raw[1] == f.read() for ev in reads)
+    else:
+        assert events == []
