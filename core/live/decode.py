@@ -14,6 +14,7 @@ from ..event import Event
 from .specs import CLONE_EXIT_LAYOUT, SPECS
 
 _HDR = struct.Struct("<QIHHII")
+_PROCEXIT_ID = 186
 _HDR_SIZE = _HDR.size
 _LENS = {}  # nparams -> Struct of that many u16 lengths
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
@@ -238,6 +239,7 @@ class Decoder:
                 elif spec.exit_layout == "execve":
                     fixups[spec.exit_id] = self._execve_exit
                     fixups[spec.enter_id] = self._execve_enter
+        fixups[_PROCEXIT_ID] = self._procexit
         return fixups
 
     @staticmethod
@@ -274,6 +276,13 @@ class Decoder:
         return out
 
     # --- process events: rebuilt from compact kernel records -------------------------------
+
+    def _procexit(self, tid, raw):
+        # The thread is gone: forget what was kept for it, so long runs do not grow without bound.
+        self._images.pop(tid, None)
+        self._ptids.pop(tid, None)
+        self._argv.pop(tid, None)
+        return raw
 
     def _ptid(self, tid):
         return self._ptids.get(tid) or _parent_from_proc(tid)

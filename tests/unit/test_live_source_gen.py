@@ -166,3 +166,13 @@ def test_scratch_slot_fits_the_per_cpu_value_limit(snaplen):
     assert 8 + cap + max(snap, probes.STR_MAX, 256) <= 32768
     # the largest record (a full-snaplen read or write) still fits below the capacity
     assert 24 + 2 * 3 + 8 + 4 + snap < cap
+
+
+def test_decoder_forgets_a_thread_at_its_procexit():
+    dec = Decoder(boot_offset_ns=0)
+    u64 = lambda v: struct.pack("<Q", v)  # noqa: E731
+    dec.decode([_record(1, 60, 292, [b"/bin/x\0", b"x\0"]),
+                _record(2, 60, 293, [u64(0), u64(60), u64(60), u64(1), b"x".ljust(16, b"\0")])])
+    assert 60 in dec._images
+    (ev,) = dec.decode([_record(3, 60, 186, [u64(0), u64(0), b"\0", b"\0"])])
+    assert ev.name == "procexit" and 60 not in dec._images
