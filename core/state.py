@@ -72,8 +72,6 @@ _O_CLOEXEC = _flag_value("file_flags", "O_CLOEXEC")
 _O_DIRECTORY = _flag_value("file_flags", "O_DIRECTORY")
 _CLOSE_RANGE_CLOEXEC = _flag_value("close_range_flags", "CLOSE_RANGE_CLOEXEC")
 _CLONE_THREAD = _flag_value("clone_flags", "CLONE_THREAD")
-_CLONE_FILES = _flag_value("clone_flags", "CLONE_FILES")
-_CLONE_PARENT = _flag_value("clone_flags", "CLONE_PARENT")
 
 
 class _EventPlan:
@@ -129,6 +127,7 @@ class State:
 
             self.proc_lookup = lookup_thread
         self._pending_removal = []
+        self._made_by_event = None  # the placeholder thread the current event created, if any
         self.proc_alive = proc_alive or _proc_alive
         self._next_purge = None
         # tid -> fd of the thread's last fd-using enter event (sysdig's lastevent_fd)
@@ -203,6 +202,7 @@ class State:
         th = self.threads.get(tid)
         if th is None and not plan.lookup_only:
             th = self._new_thread(tid)
+            self._made_by_event = th
         elif plan.is_container:
             th = _container_thread(ev)
         ev.thread = th
@@ -238,6 +238,7 @@ class State:
         handler = plan.handler
         if handler is not None:
             handler(ev, th)
+        self._made_by_event = None
         if ev.fdnum is not None and ev.fd is None:
             ev.fd = th.fdtable.get(ev.fdnum)
 
@@ -621,7 +622,9 @@ class State:
         if res > 0:
             # in the parent: res is the child's tid; the exit describes the parent. Inside a
             # pid namespace res is the namespace's number, not a real tid: wait for the child.
-            if res in self.threads:
+            # A placeholder the child's own events made is replaced.
+            known = self.threads.get(res)
+            if known is not None and known.comm != "<NA>":
                 return
             vtid = self._int_arg(ev, "vtid", enter=False)
             tid = self._int_arg(ev, "tid", enter=False)
@@ -631,11 +634,11 @@ class State:
             child = ThreadInfo(res)
             self._fill_from_exit(ev, child, describes_th=False)
             child.pid = parent.pid if flags & _CLONE_THREAD else res
-            child.ptid = parent.ptid if flags & _CLONE_PARENT else parent.tid
+            child.ptid = parent.tid  # sysdig 0.29 ignores CLONE_PARENT
         else:
-            # in the child: the exit describes the thread itself, which may already exist
-            # (made from its parent's exit)
-            if th.comm != "<NA>":
+            # in the child: the exit describes the thread itself; sysdig builds it from here
+            # only when this exit is the first it hears of the thread
+            if th is not self._made_by_event:
                 return
             child = th
             self._fill_from_exit(ev, child)
@@ -653,8 +656,8 @@ class State:
             if not has_uid:
                 child.uid, child.gid = parent.uid, parent.gid
             pmain = self.threads.get(parent.pid, parent)
-            if child.pid == parent.pid or flags & _CLONE_FILES:
-                child.fdtable = pmain.fdtable  # threads (and CLONE_FILES) share the table
+            if child.pid == parent.pid:
+                child.fdtable = pmain.fdtable  # threads share the table; processes copy it
             else:
                 child.fdtable = {fd: f.copy() for fd, f in pmain.fdtable.items()}
         child.clone_ts = ev.ts

@@ -1,7 +1,7 @@
 """Build `state.scap`: a made-up but consistent session exercising the state rules sysdig 0.29
 applies (paths against cwd and dirfd, chdir/fchdir, dup/fcntl, pipes, sockets of every kind,
-typed fds, clone of a process and of a thread, execve dropping close-on-exec fds, procexit,
-an unknown thread).
+typed fds, clone of a process and of a thread (and the clone flags 0.29 ignores), vfork,
+execve dropping close-on-exec fds, procexit, unknown threads).
 
 Regenerate (from the repo root) with:
     .venv/bin/python tests/data/synthetic/make_state.py
@@ -38,6 +38,7 @@ O_DIRECTORY = flag("file_flags", "O_DIRECTORY")
 F_DUPFD = flag("fcntl_commands", "F_DUPFD")
 CLONE_THREAD = flag("clone_flags", "CLONE_THREAD", "CLONE_VM", "CLONE_FILES", "CLONE_FS",
                     "CLONE_SIGHAND")
+CLONE_FILES, CLONE_PARENT = flag("clone_flags", "CLONE_FILES"), flag("clone_flags", "CLONE_PARENT")
 
 # Default value per wire type, for parameters a step does not name.
 DEFAULTS = {"PT_CHARBUF": "", "PT_FSPATH": "", "PT_FSRELPATH": "", "PT_BYTEBUF": b"",
@@ -150,6 +151,26 @@ def steps():
     yield (THREAD, "procexit", ">", {})
     yield from call(BASH, "read", {"fd": 7, "size": 1}, {"res": 1, "data": b"u"})
     yield from call(THREAD, "read", {"fd": 7, "size": 1}, {"res": 1, "data": b"t"})
+    # clone flags sysdig 0.29 ignores (CLONE_FILES still copies, CLONE_PARENT still parents to
+    # the caller), vfork, a child heard of before its parent's exit, execve of an unknown thread
+    bash = process(BASH, BASH, 1629, "bash", "/bin/bash", "/root")
+    yield from call(BASH, "open", {"name": "/a", "flags": O_RDONLY},
+                    {"fd": 25, "name": "/a", "flags": O_RDONLY})
+    yield from call(BASH, "clone", {}, {"res": 6000, "flags": CLONE_FILES, **bash})
+    yield from call(6000, "close", {"fd": 25}, {"res": 0})
+    yield from call(BASH, "read", {"fd": 25, "size": 1}, {"res": 1, "data": b"a"})
+    yield from call(BASH, "clone", {}, {"res": 6001, "flags": CLONE_PARENT, **bash})
+    yield from call(6001, "read", {"fd": 0, "size": 1}, {"res": 1, "data": b"b"})
+    yield from call(BASH, "vfork", {}, {"res": 6002, **bash})
+    yield from call(6002, "read", {"fd": 0, "size": 1}, {"res": 1, "data": b"c"})
+    yield from call(6003, "clone", {}, {"res": 0, **process(6003, 6003, BASH, "bash", "/bin/bash",
+                                                            "/root")})
+    yield from call(BASH, "clone", {}, {"res": 6003, **bash})
+    yield from call(6003, "read", {"fd": 0, "size": 1}, {"res": 1, "data": b"d"})
+    yield from call(6100, "execve", {"filename": "/usr/bin/id"},
+                    {"res": 0, **process(6100, 6100, BASH, "id", "id", "/tmp"), "args": b"-u\0"})
+    yield from call(6100, "open", {"name": "f", "flags": O_RDONLY},
+                    {"fd": 3, "name": "f", "flags": O_RDONLY})
 
 
 def main():
