@@ -47,10 +47,11 @@ class Tracer:
 
 @dataclass
 class TracedRun:
-    """One workload run: its loop time and syscall count, and what the tracer printed."""
+    """One workload run: its loop wall and CPU time, syscall count, and what the tracer printed."""
 
     elapsed_ns: int
     syscalls: int
+    cpu_ns: int
     tracer_stdout: str = ""
     tracer_stderr: str = ""
     ready_s: float = None  # seconds from spawning the tracer to its readiness line
@@ -112,12 +113,11 @@ def run_traced(tracer, argv, timeout, ready_timeout):
     check_tool(tracer.argv[0])
     if tracer.wraps:
         out = _run_checked(list(tracer.argv) + argv, timeout, tracer.name)
-        elapsed, syscalls = _parse_workload_line(out)
-        return TracedRun(elapsed, syscalls)
+        return TracedRun(*_parse_workload_line(out))
     with BackgroundTracer(tracer, ready_timeout) as bg:
-        elapsed, syscalls = _parse_workload_line(_run_checked(argv, timeout, "workload"))
-    return TracedRun(elapsed, syscalls, bg.stdout, bg.stderr, bg.ready_s, bg.proc.returncode,
-                     bg.killed)
+        elapsed, syscalls, cpu = _parse_workload_line(_run_checked(argv, timeout, "workload"))
+    return TracedRun(elapsed, syscalls, cpu, bg.stdout, bg.stderr, bg.ready_s,
+                     bg.proc.returncode, bg.killed)
 
 
 class BackgroundTracer:
@@ -239,11 +239,11 @@ def _run_checked(argv, timeout, what):
 
 
 def _parse_workload_line(out):
-    """(elapsed_ns, syscalls) from the workload's last line 'MODE ITERATIONS SYSCALLS NS'."""
+    """(elapsed_ns, syscalls, cpu_ns) from the workload's line 'MODE ITER SYSCALLS NS CPU_NS'."""
     for line in reversed(out.splitlines()):
         parts = line.split()
-        if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit() and parts[3].isdigit():
-            return int(parts[3]), int(parts[2])
+        if len(parts) == 5 and all(p.isdigit() for p in parts[1:]):
+            return int(parts[3]), int(parts[2]), int(parts[4])
     raise Unavailable("workload printed no result line")
 
 

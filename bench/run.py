@@ -72,47 +72,46 @@ class Bench:
 
     def overhead(self):
         rows = list(scenarios.OVERHEAD)
-        baselines = {w for w, _, _ in rows}
-        jobs = [(w, None, "baseline") for w in sorted(baselines, key=_workload_key)] + rows
-        times = {i: [] for i in range(len(jobs))}
+        baselines = sorted({w for w, _, _ in rows}, key=_workload_key)
+        jobs = [(w, None, "baseline") for w in baselines] + rows
+        samples = {i: [] for i in range(len(jobs))}
         failures = {}
         for _ in range(self.runs):
             for i, (workload, tracer, _note) in enumerate(jobs):
-                if i in failures:
-                    continue
-                try:
-                    times[i].append(self._run_once(workload, tracer))
-                except Unavailable as why:
-                    failures[i] = str(why)
-        base = {jobs[i][0]: statistics.median(t for t, _, _ in times[i])
-                for i in range(len(baselines)) if times[i]}
-        print("\n== Overhead: workload loop time traced / untraced (median) ==")
-        table = [("WORKLOAD", "TRACER", "LOOP(ms)", "SYSCALLS/s", "RATIO", "NOTE")]
+                if i not in failures:
+                    try:
+                        samples[i].append(self._run_once(workload, tracer))
+                    except Unavailable as why:
+                        failures[i] = str(why)
+        base = {jobs[i][0]: _Summary(samples[i]) for i in range(len(baselines)) if samples[i]}
+        print("\n== Overhead: workload loop traced / untraced ==")
+        print("RATIO: median wall time; MIN: best wall time (least disturbed by other load); "
+              "CPU: median CPU time of the workload (BPF runs in it; strace's cost is not CPU)")
+        table = [("WORKLOAD", "TRACER", "LOOP(ms)", "SYSCALLS/s", "RATIO", "MIN", "CPU", "NOTE")]
         for i, (workload, tracer, note) in enumerate(jobs):
             label = f"{workload.mode} x{workload.count(self.quick)}"
             name = tracer.name if tracer else "untraced"
-            if i in failures or not times[i]:
-                table.append((label, name, "", "", "n/a", f"({failures.get(i, 'no runs')})"))
+            if i in failures or not samples[i]:
+                table.append((label, name, "", "", "n/a", "", "", f"({failures.get(i, 'no runs')})"))
                 continue
-            elapsed_ns = statistics.median(t for t, _, _ in times[i])
-            syscalls = times[i][0][1]
-            killed = sum(k for _, _, k in times[i])
-            if killed:
-                note += f" (needed SIGKILL after SIGINT in {killed} run(s))"
-            ratio = f"{elapsed_ns / base[workload]:.2f}x" if workload in base else "n/a"
-            table.append((label, name, f"{elapsed_ns / 1e6:.1f}",
-                          _si(syscalls / (elapsed_ns / 1e9)), ratio, note))
+            ours = _Summary(samples[i])
+            if ours.killed:
+                note += f" (needed SIGKILL after SIGINT in {ours.killed} run(s))"
+            ref = base.get(workload)
+            ratios = (("n/a",) * 3 if ref is None else
+                      (f"{ours.wall / ref.wall:.2f}x", f"{ours.best_wall / ref.best_wall:.2f}x",
+                       f"{ours.cpu / ref.cpu:.2f}x"))
+            table.append((label, name, f"{ours.wall / 1e6:.1f}",
+                          _si(ours.syscalls / (ours.wall / 1e9)), *ratios, note))
         _print_table(table)
 
     def _run_once(self, workload, tracer):
         argv = harness.workload_argv(self.binary, workload.mode, workload.count(self.quick))
         if tracer is None:
-            elapsed, syscalls = harness.run_untraced(argv, self.timeout)
-            killed = False
-        else:
-            run = harness.run_traced(tracer, argv, self.timeout, self.ready_timeout)
-            elapsed, syscalls, killed = run.elapsed_ns, run.syscalls, run.tracer_killed
-        return elapsed, syscalls, killed
+            elapsed, syscalls, cpu = harness.run_untraced(argv, self.timeout)
+            return elapsed, cpu, syscalls, False
+        run = harness.run_traced(tracer, argv, self.timeout, self.ready_timeout)
+        return run.elapsed_ns, run.cpu_ns, run.syscalls, run.tracer_killed
 
     # -- streaming: chisel -j at rising offered rates ------------------------------------------
 
@@ -248,6 +247,17 @@ source.close()
 """
 
 
+class _Summary:
+    """Medians (and the best wall time) of one scenario's samples (wall, cpu, syscalls, killed)."""
+
+    def __init__(self, samples):
+        self.wall = statistics.median(s[0] for s in samples)
+        self.best_wall = min(s[0] for s in samples)
+        self.cpu = statistics.median(s[1] for s in samples)
+        self.syscalls = samples[0][2]
+        self.killed = sum(s[3] for s in samples)
+
+
 def _drops(stderr):
     """The count from a 'N events dropped' line, or None when there is none."""
     match = re.search(r"(\d+) events? dropped", stderr)
@@ -274,4 +284,7 @@ def _print_table(rows):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the running tracer was already stopped
+        sys.exit(130)
