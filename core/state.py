@@ -664,18 +664,14 @@ class State:
         self.threads[child.tid] = child
 
     def _on_procexit(self, ev, th):
-        """The thread leaves at the next event; a process's main thread stays while other
-        threads of it live (they read the process's data from it), and leaves with the last."""
+        """The thread leaves at the next event. A process's main thread that exits while other
+        threads of it live stays (they read the process's data from it), as in sysdig 0.29,
+        which does not come back for it when they exit (the live purge does)."""
         th.exited = True
-        pid = th.pid
-        others = [t for t in self.threads.values() if t.pid == pid and t is not th]
-        main = self.threads.get(pid)
-        if th is main and any(not t.exited for t in others):
+        if th.tid == th.pid and any(t.pid == th.pid and t is not th and not t.exited
+                                    for t in self.threads.values()):
             return
         self._pending_removal.append(th.tid)
-        if main is not None and main is not th and main.exited and all(
-                t.exited for t in others if t is not main):
-            self._pending_removal.append(main.tid)
 
 
 # (exit parameter, ThreadInfo attribute) copied by execve/clone exits

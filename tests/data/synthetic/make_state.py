@@ -171,6 +171,16 @@ def steps():
                     {"res": 0, **process(6100, 6100, BASH, "id", "id", "/tmp"), "args": b"-u\0"})
     yield from call(6100, "open", {"name": "f", "flags": O_RDONLY},
                     {"fd": 3, "name": "f", "flags": O_RDONLY})
+    # the main thread exits before its threads: it stays until the last one is gone
+    yield from call(BASH, "clone", {}, {"res": 7001, "flags": CLONE_THREAD, **bash})
+    yield from call(BASH, "clone", {}, {"res": 7002, "flags": CLONE_THREAD, **bash})
+    yield (BASH, "procexit", ">", {})
+    yield from call(7001, "read", {"fd": 0, "size": 1}, {"res": 1, "data": b"a"})
+    yield from call(BASH, "read", {"fd": 1, "size": 1}, {"res": 1, "data": b"b"})
+    yield (7001, "procexit", ">", {})
+    yield from call(7002, "read", {"fd": 1, "size": 1}, {"res": 1, "data": b"c"})
+    yield (7002, "procexit", ">", {})
+    yield from call(BASH, "read", {"fd": 1, "size": 1}, {"res": 1, "data": b"d"})
 
 
 def main():
