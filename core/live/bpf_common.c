@@ -31,7 +31,7 @@ struct comm_t { char s[16]; };
 BPF_PERCPU_ARRAY(scratch, struct scratch_t, SCRATCH_SLOTS);
 BPF_PERCPU_ARRAY(pathbuf, struct pathkey_t, 1);
 BPF_PERCPU_ARRAY(drop_count, u64, 1);
-BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd axis off */
+BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd axis off, 3: ready */
 BPF_RINGBUF_OUTPUT(events, RB_PAGES);
 /* tid -> args of the syscall in progress; LRU so threads killed inside a syscall cannot fill it */
 BPF_TABLE("lru_hash", u32, struct saved_t, saved, 65536);
@@ -70,8 +70,8 @@ static __always_inline u64 cfg(int key)
 static __always_inline int task_wanted(u64 id)
 {
     u32 tgid = id >> 32;
-    if (cfg(1) == tgid)
-        return 0;
+    if (!cfg(3) || cfg(1) == tgid)
+        return 0; /* nothing before userspace has filled the maps, nothing of our own */
 #ifdef AXIS_TRACED
     if (!traced.lookup(&tgid))
         return 0;

@@ -116,7 +116,8 @@ class LiveSource:
     `event_types`: evt.type names the session wants (None: the whole seed list). `snaplen`: I/O
     bytes kept per event. `pushdown`: a `PushDown` applied in the kernel. `pid`: trace one process
     and its threads. `command`: argv started on a gate, traced with its descendants from its first
-    syscall; the capture ends when it exits. `warnings`: syscalls skipped on this kernel.
+    syscall; the capture ends when it exits. `warnings`: syscalls missing on this kernel and event
+    types no traced syscall produces.
     Timings (seconds) of the start-up steps are in `timings` ('import', 'compile', 'scan').
     """
 
@@ -206,6 +207,13 @@ class LiveSource:
             b[b"traced"][ctypes.c_uint32(root)] = one
         if self._child is not None:  # forked before the probes existed: tell the kernel its parent
             b[b"parent_of"][ctypes.c_uint32(self._child.pid)] = ctypes.c_uint32(os.getpid())
+        self._fill_pushdown(pushdown)
+        config[ctypes.c_int(3)] = ctypes.c_uint64(1)  # ready: the programs start emitting now
+
+    def _fill_pushdown(self, pushdown):
+        b = self._bpf
+        config = b[b"config"]
+        one = ctypes.c_uint8(1)
         if pushdown is None:
             return
         for axis, table in (("pids", "f_pids"), ("tids", "f_tids"), ("uids", "f_uids")):
