@@ -4,6 +4,8 @@ import io
 import os
 import signal
 
+import pytest
+
 from chisel.core.cli import main
 from chisel.core.config import RunConfig
 from chisel.core.session import Session
@@ -159,3 +161,32 @@ def test_a_damaged_capture_still_gets_its_end_report_then_one_error_line(tmp_pat
     assert result.stdout == f"{good} events, {good} read\n"
     assert result.stderr.startswith(f"chisel: error: {damaged}: corrupt capture at byte offset ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_live_source_failing_on_the_helper_thread_is_reported_in_the_session():
+    import time
+
+    from chisel.core.errors import ChiselRuntimeError
+    from chisel.core.event import Event, model
+
+    brk_exit = model().ids_for_name("brk")[1]
+
+    class FailingLiveSource(EventListSource):
+        live = True
+
+        def events(self):
+            yield Event(time.time_ns(), 1, brk_exit, [], num=1)
+            raise ChiselRuntimeError("ring buffer lost: the kernel unmapped it; restart the capture")
+
+    class Ticking(Counter):
+        name = "ticking"
+
+        def setup(self, args, ctx):
+            super().setup(args, ctx)
+            ctx.set_interval(1)
+
+    session = Session(RunConfig(), PluginManager(), [entry(Ticking)], stdout=io.StringIO(),
+                      stderr=io.StringIO(), source=FailingLiveSource([]))
+    with pytest.raises(ChiselRuntimeError) as err:
+        session.run()  # raised in the session's thread, not lost with the helper thread
+    assert err.value.message == "ring buffer lost: the kernel unmapped it; restart the capture"
