@@ -13,12 +13,13 @@ the failure callback, the others go on, and `failed` makes the run exit 1.
 class Handler:
     """One chisel's place in the dispatch table: its instance, name, prefilter and interval slot."""
 
-    __slots__ = ("chisel", "name", "prefilter", "interval_ns", "slot_start", "stopped")
+    __slots__ = ("chisel", "name", "prefilter", "events", "interval_ns", "slot_start", "stopped")
 
-    def __init__(self, chisel, name, prefilter):
+    def __init__(self, chisel, name, prefilter, events=None):
         self.chisel = chisel
         self.name = name
         self.prefilter = prefilter
+        self.events = events  # evt.type names subscribed to, None for every event
         self.interval_ns = None
         self.slot_start = None  # start of the current interval slot, seeded by the first event
         self.stopped = False
@@ -28,11 +29,16 @@ class Dispatcher:
     """Event type id → handlers; `report(name, exc)` is told once about each chisel that fails.
 
     `ids_for_name(name)` maps an evt.type name to its event ids (the event model's lookup).
+    Generic events (`generic_ids`, the model's 'syscall' events) stand for any system call: older
+    captures record mprotect or mkdir that way. Their evt.type is `generic_name(ev)`, and a chisel
+    subscribed to that name gets them too.
     """
 
-    def __init__(self, ids_for_name, report):
+    def __init__(self, ids_for_name, report, generic_ids=(), generic_name=None):
         self._ids_for_name = ids_for_name
         self._report = report
+        self._generic_ids = frozenset(generic_ids)
+        self._generic_name = generic_name
         self.handlers = []
         self._by_type = {}  # event id -> tuple of handlers subscribed to it
         self._any_type = ()  # handlers with events=None, merged into every lookup
@@ -44,7 +50,7 @@ class Dispatcher:
 
         `prefilter` is a compiled filter (with `match(ev)`) or None.
         """
-        handler = Handler(chisel, name, prefilter)
+        handler = Handler(chisel, name, prefilter, None if events is None else frozenset(events))
         self.handlers.append(handler)
         if events is None:
             self._any_type += (handler,)
@@ -74,7 +80,8 @@ class Dispatcher:
         """Event ids any live handler wants, or None when one wants every event."""
         if any(not h.stopped for h in self._any_type):
             return None
-        return frozenset(eid for eid, hs in self._by_type.items() if any(not h.stopped for h in hs))
+        ids = frozenset(eid for eid, hs in self._by_type.items() if any(not h.stopped for h in hs))
+        return ids | self._generic_ids if ids else ids
 
     def dispatch(self, ev, passed_filter=True):
         """Deliver `ev`: ticks first (always), then on_event to subscribed chisels if it passed the filter."""
@@ -82,7 +89,12 @@ class Dispatcher:
             self.advance(ev.ts)
         if not passed_filter:
             return
-        for handler in self._by_type.get(ev.type, self._any_type):
+        etype = ev.type
+        if etype in self._generic_ids:
+            handlers = self._generic_handlers(ev)
+        else:
+            handlers = self._by_type.get(etype, self._any_type)
+        for handler in handlers:
             if handler.stopped:
                 continue
             try:
@@ -90,6 +102,13 @@ class Dispatcher:
                     handler.chisel.on_event(ev)
             except Exception as exc:  # noqa: BLE001 - a chisel bug must not end the others' run
                 self._stop(handler, exc)
+
+    def _generic_handlers(self, ev):
+        """The handlers a generic event reaches: every-event ones, and those subscribed to its evt.type
+        (or to the generic name itself)."""
+        name = self._generic_name(ev) if self._generic_name is not None else None
+        return [h for h in self.handlers
+                if h.events is None or name in h.events or ev.info.name in h.events]
 
     def advance(self, now_ns):
         """Fire due interval ticks at time `now_ns` (an event's ts, or the clock when a live run is idle).

@@ -20,6 +20,7 @@ from chisel.plugins.api import Context, Summary
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # replaying a smaller file is too quick to need a progress line
 PROGRESS_EVERY = 1 << 14  # events between progress checks
 TRACING_BANNER = "Tracing... Ctrl-C to end."
+GENERIC_EVENT = "syscall"  # the event model's name for generic events (evt.type is the syscall's)
 IDLE_TICK_S = 0.1  # how often an idle live run with interval ticks looks at the clock
 _END = object()  # marks the end of the source on the helper thread's queue
 
@@ -124,7 +125,9 @@ class Session:
         """A chisel's declared events and fields must exist (exit 2 otherwise)."""
         from chisel.core.event import model  # noqa: PLC0415
 
-        names = model().names
+        from chisel.core.syscalls import PPM_SC_NAMES  # noqa: PLC0415
+
+        names = model().names | frozenset(PPM_SC_NAMES[1:])  # generic events carry any syscall name
         for evname in entry.cls.events or ():
             if evname not in names:
                 raise UsageError(f"chisel {entry.name} ({entry.source.label}) subscribes to unknown event "
@@ -229,7 +232,11 @@ class Session:
         from chisel.core.dispatch import Dispatcher  # noqa: PLC0415
         from chisel.core.event import model  # noqa: PLC0415
 
-        self.dispatcher = Dispatcher(model().ids_for_name, self._chisel_failed)
+        from chisel.core.output import event_type_name  # noqa: PLC0415
+
+        self.dispatcher = Dispatcher(model().ids_for_name, self._chisel_failed,
+                                     generic_ids=model().ids_for_name(GENERIC_EVENT),
+                                     generic_name=event_type_name)
         printer = None if self.chisels else self._event_printer()
         for entry in self.chisels:
             handler = self.dispatcher.add(entry.cls(), entry.name, entry.cls.events,

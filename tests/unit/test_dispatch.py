@@ -134,3 +134,19 @@ def test_a_failing_setup_or_end_is_isolated_too(dispatcher, failures):
     dispatcher.end(None)
     assert failures == [("badend", "no report")]
     assert not dispatcher.active
+
+
+def test_generic_events_reach_chisels_subscribed_to_their_syscall_name(failures):
+    generic = Dispatcher(lambda name: IDS.get(name, ()), lambda n, e: failures.append(n),
+                         generic_ids=(0, 1), generic_name=lambda e: e.syscall)
+    reads, mlocks, everything = Recorder(), Recorder(), Recorder()
+    generic.add(reads, "reads", frozenset({"read"}))
+    generic.add(mlocks, "mlocks", frozenset({"mlock"}))
+    generic.add(everything, "all", None)
+    info = SimpleNamespace(name="syscall")
+    for e in (ev(0, 1, syscall="mlock", info=info), ev(1, 2, syscall="read", info=info), ev(6, 3)):
+        generic.dispatch(e)
+    assert reads.calls == [("event", 1, 2), ("event", 6, 3)]
+    assert mlocks.calls == [("event", 0, 1)]
+    assert [c[2] for c in everything.calls] == [1, 2, 3]
+    assert generic.subscribed_types is None

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from chisel.plugins import Chisel
-from chisel.plugins.testing import run_chisel
+from chisel.plugins.testing import Result, run_chisel
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAT_WRITE = os.path.join(TESTS, "data", "scap", "falco_cat_write.scap")
@@ -92,3 +92,23 @@ def test_summary_reaches_on_end():
 def test_exactly_one_input_is_required():
     with pytest.raises(ValueError, match="exactly one of capture= or events="):
         run_chisel(COUNT_EVENTS)
+
+
+def test_a_chisel_subscribed_to_a_syscall_gets_its_generic_events_too():
+    class Mprotects(Chisel):
+        """Counts mprotect events."""
+        name = "mprotects"
+        events = frozenset({"mprotect"})
+
+        def setup(self, args, ctx):
+            self.n, self.out = 0, ctx.out
+
+        def on_event(self, ev):
+            self.n += 1
+
+        def on_end(self, summary):
+            self.out.line(str(self.n))
+
+    # libs_curl_google records mprotect as generic events; sysdig -r ... evt.type=mprotect | wc -l -> 156
+    curl = os.path.join(TESTS, "data", "scap", "libs_curl_google.scap")
+    assert run_chisel(Mprotects, capture=curl) == Result("156\n", "", 0)
