@@ -62,8 +62,10 @@ link_kernel_headers() {
     version=${headers#/usr/src/linux-headers-}
     as_root "linking kernel headers"
     if [ -e "$moddir" ] || [ -L "$moddir" ]; then
-        ln -sfn "$headers" "$moddir/build"
-        say "$moddir/build was missing: linked it to $headers (Debian $version headers)"
+        # bcc needs both links: build (generated headers) and source (the common tree with kconfig.h).
+        ln -sfn "/lib/modules/$version/build" "$moddir/build"
+        ln -sfn "/lib/modules/$version/source" "$moddir/source"
+        say "$moddir/build was missing: linked build and source to Debian $version headers"
     else
         ln -s "/lib/modules/$version" "$moddir"
         say "$moddir was missing: linked it to /lib/modules/$version (Debian $version headers)"
