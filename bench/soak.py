@@ -10,7 +10,9 @@ stops the chisel with SIGINT and compares the state tables the probe prints with
 
 Pass (exit 0) when:
 - RSS after warm-up grows by less than 10% (largest later sample against the first after warm-up);
-- the state keeps no thread created during the run whose process is gone (no leaked threads);
+- the state keeps no thread of the workload's tree whose process is gone (no leaked threads), once
+  its purge ran: like sysdig, the state keeps a main thread that exits before its other threads
+  until a periodic purge (60 s by default, shortened to PURGE_S through the probe's test knob);
 - the state's fd table of the (idle, still running) workload parent equals /proc/PID/fd;
 - the chisel exits 0 with no traceback.
 Exit 1 otherwise; the figures are printed either way (`--json` for the test).
@@ -34,6 +36,7 @@ PROBE = os.path.join(REPO, "tests", "reliability", "soak_probe.py")
 BANNER = "Tracing... Ctrl-C to end."
 RSS_GROWTH_LIMIT = 0.10
 QUIET_S = 2.0  # idle time after the workload stops, so the last events drain before comparing
+PURGE_S = 5.0  # the state's purge of gone threads, shortened (60 s by default) so the tail sees it
 
 
 # -- the workload ---------------------------------------------------------------------------------
@@ -71,8 +74,9 @@ def _parent_round(workdir):
         os.close(fd)
 
 
-def run_workload(seconds, rate):
-    """Wait for 'go' on stdin, run `rate` rounds a second for `seconds`, print 'done', then idle."""
+def run_workload(seconds, rate, tail_s):
+    """Wait for 'go' on stdin, run `rate` rounds a second for `seconds`, then `tail_s` seconds of
+    parent rounds only (events keep the state's clock, and so its purge, going), print 'done', idle."""
     if sys.stdin.readline().strip() != "go":
         return 1
     with tempfile.TemporaryDirectory(prefix="chisel-soak-") as workdir:
@@ -87,6 +91,10 @@ def run_workload(seconds, rate):
             ahead = start + rounds / rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+        tail_end = time.monotonic() + tail_s
+        while time.monotonic() < tail_end:
+            _parent_round(workdir)
+            time.sleep(0.1)
         print(f"done {rounds}", flush=True)
         sys.stdin.readline()  # idle, holding only its standard fds, until the harness closes stdin
     return 0
@@ -131,10 +139,12 @@ def _wait_banner(proc, timeout=60):
 def soak(seconds, rate=40, warmup_s=120, sample_s=10, every_s=10):
     """Run one soak; a dict of figures and `ok`."""
     workload = subprocess.Popen([sys.executable, os.path.abspath(__file__), "_workload",
-                                 "--seconds", str(seconds), "--rate", str(rate)],
+                                 "--seconds", str(seconds), "--rate", str(rate),
+                                 "--tail-s", str(PURGE_S + 2)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     out = tempfile.TemporaryFile(mode="w+")
-    chisel = subprocess.Popen([CHISEL, "--pid", str(workload.pid), PROBE, "--every", str(every_s)],
+    chisel = subprocess.Popen([CHISEL, "--pid", str(workload.pid), PROBE, "--every", str(every_s),
+                               "--purge-s", str(PURGE_S)],
                               stdout=out, stderr=subprocess.PIPE, text=True)
     samples = []  # (seconds since start, VmRSS kB)
     try:
@@ -240,6 +250,7 @@ def main(argv=None):
     w = sub.add_parser("_workload")
     w.add_argument("--seconds", type=float, required=True)
     w.add_argument("--rate", type=float, required=True)
+    w.add_argument("--tail-s", type=float, required=True)
     p.add_argument("--minutes", type=float, default=10.0, help="soak length (default 10)")
     p.add_argument("--rate", type=float, default=40, help="processes created per second (default 40)")
     p.add_argument("--warmup-s", type=float, default=120, help="RSS baseline taken after this")
@@ -247,7 +258,7 @@ def main(argv=None):
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
     if args.mode == "_workload":
-        return run_workload(args.seconds, args.rate)
+        return run_workload(args.seconds, args.rate, args.tail_s)
     fig = soak(args.minutes * 60, rate=args.rate, warmup_s=args.warmup_s, sample_s=args.sample_s,
                every_s=args.sample_s)
     print(json.dumps(fig) if args.json else _report(fig), flush=True)

@@ -16,13 +16,19 @@ class SoakProbe(Chisel):
 
     name = "soak_probe"
     category = "Misc"
-    args = (Arg("every", float, default=10.0, help="seconds between size lines"),)
+    args = (Arg("every", float, default=10.0, help="seconds between size lines"),
+            Arg("purge_s", float, default=0.0,
+                help="test knob: drop gone threads every N s of event time (0: the state's 60 s)"))
     # I/O and fd events keep the event rate up; state-changing syscalls are attached anyway.
     events = frozenset({"openat", "read", "write", "close"})
 
     def setup(self, args, ctx):
         self.state, self.out = ctx.state, ctx.out
         self.events_seen = 0
+        if args.purge_s:
+            # Test-only: like sysdig, the state keeps a main thread that exits before its other
+            # threads until its periodic purge; a short purge lets a short soak check the tables.
+            self.state.PURGE_INTERVAL_NS = int(args.purge_s * 1e9)
         if ctx.live:
             ctx.set_interval(args.every)
 
