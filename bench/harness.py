@@ -228,6 +228,22 @@ def run_command_output(argv, timeout):
     return _run_checked(argv, timeout, os.path.basename(argv[0]))
 
 
+def resident_mb(pid):
+    """(VmRSS, VmHWM) of process `pid` in MB, from /proc/PID/status."""
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(rest.split()[0]) / 1024
+    except OSError as e:
+        raise Unavailable(f"cannot read /proc/{pid}/status: {e.strerror}") from None
+    if len(values) != 2:
+        raise Unavailable(f"process {pid} has no resident set (exited?)")
+    return values["VmRSS"], values["VmHWM"]
+
+
 def _run_checked(argv, timeout, what):
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)

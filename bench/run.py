@@ -23,7 +23,7 @@ import scenarios
 from harness import Unavailable
 
 
-SECTIONS = ("overhead", "streaming", "replay", "startup")
+SECTIONS = ("overhead", "streaming", "replay", "startup", "memory")
 
 
 def main(argv=None):
@@ -71,7 +71,8 @@ class Bench:
     # -- overhead: traced / untraced on the same loop ------------------------------------------
 
     def overhead(self):
-        rows = list(scenarios.OVERHEAD)
+        rows = [row for row in scenarios.OVERHEAD
+                if not (self.quick and row[1] in scenarios.SKIPPED_WHEN_QUICK)]
         baselines = sorted({w for w, _, _ in rows}, key=_workload_key)
         jobs = [(w, None, "baseline") for w in baselines] + rows
         samples = {i: [] for i in range(len(jobs))}
@@ -233,6 +234,24 @@ class Bench:
                 steps.setdefault(step, []).append(seconds)
         return [(f"  engine: {step}", f"{statistics.median(values):.3f}", "")
                 for step, values in steps.items()]
+
+    # -- memory: resident set of a live chisel after a busy minute ------------------------------
+
+    def memory(self):
+        seconds = scenarios.MEMORY_SECONDS_QUICK if self.quick else scenarios.MEMORY_SECONDS
+        print(f"\n== Memory: chisel topfiles resident set after {seconds:g} s of open/close ==")
+        # openclose makes every event one topfiles subscribes to; paced so it lasts `seconds`.
+        rate = scenarios.MEMORY_RATE
+        argv = harness.workload_argv(self.binary, "openclose", int(rate * seconds), rate)
+        table = [("TRACER", "VmRSS(MB)", "VmHWM(MB)", "NOTE")]
+        try:
+            with harness.BackgroundTracer(scenarios.CHISEL_TOPFILES, self.ready_timeout) as bg:
+                harness.run_untraced(argv, self.timeout + seconds)
+                rss, hwm = harness.resident_mb(bg.proc.pid)
+            table.append(("chisel topfiles", f"{rss:.1f}", f"{hwm:.1f}", "goal: < 150 MB"))
+        except Unavailable as why:
+            table.append(("chisel topfiles", "n/a", "", f"({why})"))
+        _print_table(table)
 
 
 # Runs in a fresh interpreter, so the bcc import is timed cold, as the CLI pays it.

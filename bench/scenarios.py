@@ -56,6 +56,9 @@ OVERHEAD = (
     (FORKEXEC, SYSCOUNT, "peer"),
 )
 
+# Peers left out of --quick: each start costs seconds and the smoke run must stay under a minute.
+SKIPPED_WHEN_QUICK = frozenset({BPFTRACE, TRACE_FILTERED})
+
 # Offered event rates for the streaming ladder (events/s, enter and exit both count). The rw
 # loop makes 2 syscalls = 4 events per iteration. Each rung runs about STREAM_SECONDS.
 STREAM_RATES = (100_000, 200_000, 300_000, 400_000, 600_000, 800_000, 1_200_000)
@@ -67,3 +70,7 @@ STREAM_SECONDS, STREAM_SECONDS_QUICK = 2.0, 0.3
 # workload, 4 events per iteration).
 REPLAY_ITERATIONS = 260_000
 REPLAY_RATE = 150_000  # events/s offered while writing it: about 7 s
+
+# Memory: a live topfiles under a steady open/close loop for a minute (issue 7: RSS < 150 MB).
+MEMORY_SECONDS, MEMORY_SECONDS_QUICK = 60.0, 2.0
+MEMORY_RATE = 20_000  # open/close iterations per second
