@@ -312,3 +312,13 @@ def test_malformed_lines_are_skipped():
     assert list(procnet.parse_inet_table(text, "tcp", False)) == []
     assert list(procnet.parse_unix_table("header\nnot a line\n")) == []
     assert list(procnet.parse_netlink_table("header\n1 2\n")) == []
+
+
+def test_socket_table_with_missing_files_is_partial_not_an_error(tmp_path):
+    # A kernel without IPv6 has no tcp6; an unreadable or vanished table counts as empty.
+    _write(tmp_path / "tcp", TCP_HEADER + _tcp_line(0, ("127.0.0.1", 22), ("0.0.0.0", 0), "0A", 41))
+    _write(tmp_path / "unix", UNIX_TABLE)
+    table = procnet.read_socket_table(str(tmp_path))
+    assert sorted(table) == [41, 7010, 7011]
+    assert table.server_ports == {22}
+    assert procnet.read_socket_table(str(tmp_path / "absent")) == {}
