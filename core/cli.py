@@ -165,11 +165,24 @@ def split_global_options(argv, parser):
 
 
 def reads_as_filter(word):
-    """True when a first positional word starts a filter rather than naming a chisel."""
-    if any(mark in word for mark in FILTER_MARKS) or word.lower() in FILTER_WORDS:
+    """True when a first positional word starts a filter rather than naming a chisel: it holds an
+    operator mark or a filter keyword, or it starts with a field class or a filter alias
+    (`file.name contains /etc`, given as one word or several)."""
+    tokens = word.split()
+    if any(mark in word for mark in FILTER_MARKS) or any(t.lower() in FILTER_WORDS for t in tokens):
         return True
-    head = word.split(".", 1)[0]
-    return "." in word and head in FIELD_CLASSES
+    first = tokens[0] if tokens else word
+    if "." in first and first.split(".", 1)[0] in FIELD_CLASSES:
+        return True
+    return "." in first and any(first == alias or first.startswith((alias + ".", alias + "["))
+                                for alias in _filter_aliases())
+
+
+def _filter_aliases():
+    """The filter's field aliases; imported late because the filter package is off the --list path."""
+    from chisel.core.filter.compile import ALIASES  # noqa: PLC0415
+
+    return ALIASES
 
 
 def reads_as_path(word):

@@ -62,7 +62,10 @@ def format_time_interval(ns):
 
 
 def extend_string(s, n):
-    """Pad `s` to `n` characters; a longer string keeps n-1 characters and a space, so columns never touch."""
+    """Pad `s` to `n` characters; a longer string keeps n-1 characters and a space, so columns never touch.
+    A width of 0 or less gives "" (as sysdig's extend_string does)."""
+    if n <= 0:
+        return ""
     s = str(s)
     if len(s) < n:
         return s.ljust(n)

@@ -74,6 +74,8 @@ class Session:
             self._check_chisel(entry)
         text = self._filter_text()
         self.filter = compile_filter(text, self._field_registry()) if text else None
+        for warning in self.filter.warnings if self.filter is not None else ():
+            self._warn(warning)
         for entry in self.chisels:
             text = entry.cls.prefilter
             if text:
@@ -209,7 +211,8 @@ class Session:
             return  # no field will be extracted: default lines and -j render directly
         from chisel.core.evtinfo import ArgRenderer  # noqa: PLC0415
 
-        self._field_registry().bind_state(self.state, ArgRenderer(self.state, self.config.buffer_format))
+        self._field_registry().bind_state(self.state, ArgRenderer(self.state, self.config.buffer_format),
+                                          snapshot=self.source.snapshot)
 
     def _wanted_event_types(self):
         """evt.type names the chisels and the filter can use (None: every type)."""
