@@ -238,7 +238,11 @@ def value_text(value, buffer_format=BufferFormat.NORMAL):
 
 class FormatFormatter:
     """A -p format. A leading `*` prints missing fields as `<NA>`; without it, an event with a
-    missing field is not printed (`format` returns None)."""
+    missing field is not printed (`format` returns None).
+
+    With a `registry`, each value is written in its field's own format (one-decimal
+    proc.fdusage, hex fd.dev, padded times), and a filter-only field is refused as sysdig
+    refuses it; data buffers follow the run's `buffer_format`."""
 
     def __init__(self, fmt, registry=None, clock=None, buffer_format=BufferFormat.NORMAL):
         fmt = expand_escapes(fmt)
@@ -250,6 +254,7 @@ class FormatFormatter:
         self._clock = clock or _Clock()
         self._gate = PrintGate()
         self.buffer_format = buffer_format
+        self._formats = _display_formats(self.tokens, registry)
 
     def format(self, ev):
         if not self._gate.allows(ev):
@@ -268,12 +273,30 @@ class FormatFormatter:
                     if not self.print_all:
                         return None
                     text = _NA
-                else:
+                elif isinstance(value, (bytes, bytearray)) or field not in self._formats:
                     text = value_text(value, self.buffer_format)
+                else:
+                    text = self._formats[field](value)
             if width is not None:
                 text = text[:width].ljust(width)
             parts.append(text)
         return "".join(parts)
+
+
+def _display_formats(tokens, registry):
+    """{field: its `format(value)`} for the fields of parsed -p `tokens`; UsageError (sysdig's
+    words) for a filter-only field. Empty without a registry (values then print as `value_text`)."""
+    if registry is None:
+        return {}
+    formats = {}
+    for tok in tokens:
+        if isinstance(tok, str):
+            continue
+        fdef, _arg = registry.lookup(tok[0])
+        if getattr(fdef, "filter_only", False):
+            raise UsageError(f"{tok[0]} is filter only and cannot be used as a display field")
+        formats[tok[0]] = fdef.format
+    return formats
 
 
 class JsonFormatter:

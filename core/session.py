@@ -211,8 +211,17 @@ class Session:
             return  # no field will be extracted: default lines and -j render directly
         from chisel.core.evtinfo import ArgRenderer  # noqa: PLC0415
 
-        self._field_registry().bind_state(self.state, ArgRenderer(self.state, self.config.buffer_format),
-                                          snapshot=self.source.snapshot)
+        renderer = ArgRenderer(self.state, self.config.buffer_format, self._max_buffer_chars())
+        self._field_registry().bind_state(self.state, renderer, snapshot=self.source.snapshot)
+
+    def _max_buffer_chars(self):
+        """None (whole buffers) when a chisel runs or -v asks for full buffers, as in sysdig; the
+        default line's 80-character cut otherwise."""
+        from chisel.core.evtinfo import DEFAULT_MAX_BUFFER_CHARS  # noqa: PLC0415
+
+        if self.chisels or getattr(self.config, "verbose", False):
+            return None
+        return DEFAULT_MAX_BUFFER_CHARS
 
     def _wanted_event_types(self):
         """evt.type names the chisels and the filter can use (None: every type)."""
@@ -355,12 +364,17 @@ class Session:
         cfg = self.config
         if self._renderer is not None:
             formatter = self._renderer
+        elif cfg.json and cfg.print_format:
+            formatter = output.JsonFormatter.from_format(cfg.print_format, self._field_registry(),
+                                                         state=self.state, buffer_format=cfg.buffer_format)
         elif cfg.json:
             formatter = output.JsonFormatter(state=self.state, buffer_format=cfg.buffer_format)
         elif cfg.print_format:
-            formatter = output.FormatFormatter(cfg.print_format, registry=self._field_registry())
+            formatter = output.FormatFormatter(cfg.print_format, registry=self._field_registry(),
+                                               buffer_format=cfg.buffer_format)
         else:
-            formatter = output.DefaultFormatter(state=self.state, buffer_format=cfg.buffer_format)
+            formatter = output.DefaultFormatter(state=self.state, buffer_format=cfg.buffer_format,
+                                                max_buffer_chars=self._max_buffer_chars())
         fmt, write = formatter.format, self.stdout.write
 
         def print_event(ev):

@@ -43,3 +43,34 @@ def test_extend_string_with_no_room_is_empty_as_in_sysdig():
     assert extend_string("abc", 0) == ""
     assert extend_string("abc", -3) == ""
     assert extend_string("abc", 1) == " "
+
+
+def test_p_writes_each_field_in_its_own_format():
+    code, out, _err = run("-r", CURL, "-p", "%evt.num %proc.fdusage %fd.dev %fd.type",
+                          "evt.num>=960 and evt.num<=961")
+    assert code == 0
+    # sysdig prints the same fdusage; fd.dev differs (555D) because the state keeps no pipe device
+    assert out == "960 0.3 0 pipe\n961 0.3 0 pipe\n"
+
+
+def test_p_refuses_a_filter_only_field_with_sysdigs_words():
+    code, out, err = run("-r", CURL, "-p", "%evt.num %fd.ip")
+    assert (code, out) == (2, "")
+    assert err == "chisel: error: fd.ip is filter only and cannot be used as a display field\n"
+
+
+def test_json_with_a_format_writes_the_formats_fields_as_sysdig_does():
+    code, out, _err = run("-r", CURL, "-j", "-p", "%evt.num %proc.name %fd.name")
+    assert code == 0
+    lines = out.splitlines()
+    # TZ=UTC sysdig -r libs_curl_google.scap -j -p '%evt.num %proc.name %fd.name'
+    assert lines[:2] == ['{"evt.num":219,"fd.name":"/etc/ld.so.cache","proc.name":"curl"}',
+                         '{"evt.num":220,"fd.name":"/etc/ld.so.cache","proc.name":"curl"}']
+    assert len(lines) == 399
+
+
+def test_a_running_chisel_sees_whole_buffers_and_plain_output_cuts_at_80():
+    run("-r", CURL, "-p", "%evt.num", "evt.num=1")
+    assert BOUND.renderer.max_buffer_chars == 80
+    run("-r", CURL, "echo_fds", "evt.num=1")
+    assert BOUND.renderer.max_buffer_chars is None
