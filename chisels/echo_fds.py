@@ -2,24 +2,7 @@
 
 import json
 
-from chisel.plugins import Arg, Chisel, format_bytes
-
-# The evt.type names sysdig marks as reads or writes (evt.is_io); the prefilter keeps only their exits.
-IO_EVENTS = frozenset({
-    "read", "readv", "pread", "preadv", "recv", "recvfrom", "recvmsg", "recvmmsg",
-    "write", "writev", "pwrite", "pwritev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile",
-})
-
-# PRIVATE until the shared helpers export raw codes: sysdig's echo_fds prints a bare colour code
-# (no reset after each header; one reset at the end), which `Output.color(text, name)` cannot express
-# because it always closes the colour. Same values as core/render.py's ANSI table.
-_ANSI_CODES = {"red": "\x1b[31m", "blue": "\x1b[34m", "reset": "\x1b[0m"}
-
-
-def _colour_code(name, enabled):
-    """The bare ANSI code for `name`, or '' when colours are off (sysdig's ansiterminal does the same)."""
-    return _ANSI_CODES[name] if enabled else ""
-
+from chisel.plugins import IO_EVENTS, Arg, Chisel, format_bytes
 
 class EchoFds(Chisel):
     """Print the data read and written by processes.
@@ -50,10 +33,9 @@ class EchoFds(Chisel):
     def setup(self, args, ctx):
         self.ctx = ctx
         self.out = ctx.out
-        colours = ctx.out.color_enabled and not args.no_color
-        self.red = _colour_code("red", colours)
-        self.blue = _colour_code("blue", colours)
-        self.reset = _colour_code("reset", colours)
+        # sysdig prints bare colour codes (no reset after each header; one at the end)
+        code = (lambda name: "") if args.no_color else ctx.out.color_code
+        self.red, self.blue, self.reset = code("red"), code("blue"), code("reset")
         # Neither flag (or both) means both directions, as sysdig shows.
         self.show_reads = args.read or not args.write
         self.show_writes = args.write or not args.read

@@ -1,9 +1,7 @@
 """netconns: network connections as they open, and a table of the bytes each one carried."""
 
-from chisel.plugins import Arg, Chisel, Column, format_bytes, format_time_interval
+from chisel.plugins import IO_EVENTS, Arg, Chisel, Column, count, format_bytes, format_time_interval
 
-from chisel.chisels.echo_fds import IO_EVENTS
-from chisel.chisels.topfiles import count
 
 OPEN_EVENTS = frozenset({"connect", "accept", "accept4"})
 IP_FD_TYPES = ("ipv4", "ipv6")

@@ -1,24 +1,11 @@
 """spy_users: what interactive users do (the commands their shells start, the directories they visit)."""
 
-from chisel.plugins import Arg, Chisel
+from chisel.plugins import Arg, Chisel, count
 
 ANCESTORS_SEARCHED = 16  # sysdig looks this many levels up for a shell, whatever --max-depth says
 
 # The entry kept for a parent with no shell among its ancestors: its commands are never shown.
 _NO_SHELL = (-1, None)
-
-# PRIVATE until the shared helpers export raw codes: the chisel ends with a bare colour reset,
-# as sysdig's does (see echo_fds).
-_RESET = "\x1b[0m"
-
-
-def depth(text):
-    """A depth: an integer of 0 or more."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"negative depth {value}")
-    return value
-
 
 class SpyUsers(Chisel):
     """Display interactive user activity.
@@ -40,7 +27,7 @@ class SpyUsers(Chisel):
     name = "spy_users"
     category = "Security"
     args = (
-        Arg("max_depth", depth, default=None,
+        Arg("max_depth", count, default=None,
             help="hide commands more than N levels below their shell (none: no limit)"),
         Arg("no_color", bool, help="no colour codes, even on a terminal (as the global --no-color)"),
     )
@@ -55,7 +42,7 @@ class SpyUsers(Chisel):
     def setup(self, args, ctx):
         self.out = ctx.out
         self.max_depth = args.max_depth
-        self.reset = _RESET if ctx.out.color_enabled and not args.no_color else ""
+        self.reset = "" if args.no_color else ctx.out.color_code("reset")
         # pid -> (depth below its shell, shell pid); _NO_SHELL when no shell was found above it.
         self.tree = {}
 

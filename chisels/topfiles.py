@@ -8,9 +8,8 @@ calls count), so `chisel topfiles_time` does what `sysdig -c topfiles_time` did.
 
 from collections import Counter
 
-from chisel.plugins import Arg, Chisel, Column, format_bytes, format_time_interval
+from chisel.plugins import IO_EVENTS, Arg, Chisel, Column, count, format_bytes, format_time_interval
 
-from chisel.chisels.echo_fds import IO_EVENTS
 
 # --by mode -> (value header, value field named in the JSON info, cell formatter): sysdig's
 # table_generator arguments for the matching topfiles_* chisel.
@@ -27,14 +26,6 @@ def _by_arg(default):
     return Arg("by", str, default=default, choices=tuple(_MODES),
                help="what to rank files by: bytes (read+written), time (latency of the calls, "
                     "from enter to exit), errors (failed calls) or ops (number of calls)")
-
-
-def count(text):
-    """A row count: an integer of 0 or more (0 shows every row)."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"negative count {value}")
-    return value
 
 
 _COMMON_ARGS = (
@@ -123,7 +114,7 @@ class TopFiles(Chisel):
         header, field, fmt = _MODES[self.by]
         rows = self.ranked()
         if self.ctx.json:
-            self.out.write(table_json(ts_ns, [_KEY_FIELD], [_KEY_HEADER], field, header, rows) + "\n")
+            self.out.table_json(ts_ns, [_KEY_FIELD], [_KEY_HEADER], field, header, rows)
             return
         self.out.table([Column(header, fmt), Column(_KEY_HEADER)], [(v, k) for k, v in rows])
 
@@ -152,38 +143,3 @@ class TopFilesErrors(TopFiles):
     args = (_by_arg("errors"), *_COMMON_ARGS)
     events = None  # any failing call on a file fd counts (close, fstat, lseek, ...), as in sysdig
     prefilter = "fd.type=file and evt.failed=true"
-
-
-# -- JSON in table_generator's shape -------------------------------------------------------------
-# PRIVATE until a shared helper exists: sysdig's table_generator writes its JSON through dkjson with
-# indentation, which differs from json.dumps(indent=...): arrays stay on one line, object members go
-# one per line two spaces deeper per nesting level. Key order here is fixed (sysdig's is random).
-
-
-def table_json(ts_ns, key_fields, key_descs, value_field, value_desc, rows):
-    """One table_generator JSON object: {"ts", "data": [[key..., value], ...], "info"}.
-
-    table_generator's quirk is kept: the value's info entry always sits at index 3 (so with one key,
-    index 2 is null).
-    """
-    info = [{"name": f, "desc": d, "is_key": True} for f, d in zip(key_fields, key_descs)]
-    while len(info) < 2:
-        info.append(None)
-    info[2:3] = [{"name": value_field, "desc": value_desc, "is_key": False}]
-    data = [[*(key if isinstance(key, tuple) else (key,)), value] for key, value in rows]
-    ts = str((ts_ns or 0) // 1_000_000_000 * 1_000_000_000)
-    return _dkjson({"ts": ts, "data": data, "info": info}, 0)
-
-
-def _dkjson(value, level):
-    import json  # noqa: PLC0415 - scalars only
-
-    if isinstance(value, dict):
-        pad = "  " * (level + 1)
-        members = ",".join(f"\n{pad}{json.dumps(k)}:{_dkjson(v, level + 1)}" for k, v in value.items())
-        return "{" + members + "\n" + "  " * level + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_dkjson(v, level + 1) for v in value) + "]"
-    if value is None:
-        return "null"
-    return json.dumps(value, ensure_ascii=False)

@@ -129,6 +129,37 @@ def colorize(text, name, enabled):
     return f"{code}{text}{ANSI['reset']}"
 
 
+def table_json(ts_ns, key_fields, key_descs, value_field, value_desc, rows):
+    """One sysdig table_generator JSON object, as its chisels print with -j:
+    {"ts", "data": [[key..., value], ...], "info"}, indented two spaces per level.
+
+    `rows` are (key, value) pairs (a tuple key spreads over several key columns); `ts_ns` is cut
+    to whole seconds. table_generator's quirk is kept: the value's info entry always sits at
+    index 2 (so with one key, index 1 is null).
+    """
+    info = [{"name": f, "desc": d, "is_key": True} for f, d in zip(key_fields, key_descs)]
+    while len(info) < 2:
+        info.append(None)
+    info[2:3] = [{"name": value_field, "desc": value_desc, "is_key": False}]
+    data = [[*(key if isinstance(key, tuple) else (key,)), value] for key, value in rows]
+    ts = str((ts_ns or 0) // 1_000_000_000 * 1_000_000_000)
+    return sysdig_json({"ts": ts, "data": data, "info": info})
+
+
+def sysdig_json(value, level=0):
+    """`value` as sysdig's Lua chisels print JSON (dkjson, indent on): objects one member a line,
+    arrays on one line, no space after ':'."""
+    if isinstance(value, dict):
+        pad = "  " * (level + 1)
+        members = ",".join(f"\n{pad}{_json.dumps(k)}:{sysdig_json(v, level + 1)}" for k, v in value.items())
+        return "{" + members + "\n" + "  " * level + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(sysdig_json(v, level + 1) for v in value) + "]"
+    if value is None:
+        return "null"
+    return _json.dumps(value, ensure_ascii=False)
+
+
 def to_json(obj, indent=None):
     """`obj` as JSON text: bytes are decoded (invalid bytes escaped), sets become sorted lists."""
     return _json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False)
@@ -176,6 +207,17 @@ class Output:
     def color(self, text, name):
         """`text` in colour `name` (red, green, blue, ...) when colours are on; does not write."""
         return colorize(text, name, self.color_enabled)
+
+    def color_code(self, name):
+        """The bare ANSI code for colour `name` ("reset" included), with no reset after it, or ""
+        when colours are off: sysdig's chisels print such codes and reset once at the end."""
+        if name not in ANSI:
+            raise ValueError(f"unknown colour {name!r}; use one of {', '.join(sorted(ANSI))}")
+        return ANSI[name] if self.color_enabled else ""
+
+    def table_json(self, ts_ns, key_fields, key_descs, value_field, value_desc, rows):
+        """Write one table as sysdig's table_generator JSON (see `table_json`)."""
+        self.stream.write(table_json(ts_ns, key_fields, key_descs, value_field, value_desc, rows) + "\n")
 
     def clear_screen(self):
         """Clear the terminal and home the cursor; does nothing when not writing to a terminal."""

@@ -11,19 +11,23 @@ from chisel.core.render import (
     extend_string,
     format_bytes,
     format_time_interval,
+    table_json,
 )
-from chisel.plugins.api import Arg, Chisel, Context, Summary
+from chisel.plugins.api import IO_EVENTS, Arg, Chisel, Context, Summary, count
 from chisel.plugins.hookspecs import hookimpl
 
 __all__ = [
+    "IO_EVENTS",
     "Arg",
     "Chisel",
     "Column",
     "Context",
     "Output",
     "Summary",
+    "count",
     "extend_string",
     "format_bytes",
     "format_time_interval",
     "hookimpl",
+    "table_json",
 ]

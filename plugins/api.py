@@ -10,6 +10,21 @@ from types import SimpleNamespace
 from chisel.core.errors import UsageError
 from chisel.core.render import Output
 
+# The evt.type names sysdig marks as reads or writes (evt.is_io): the events an I/O chisel asks for.
+IO_EVENTS = frozenset({
+    "read", "readv", "pread", "preadv", "recv", "recvfrom", "recvmsg", "recvmmsg",
+    "write", "writev", "pwrite", "pwritev", "send", "sendto", "sendmsg", "sendmmsg", "sendfile",
+})
+
+
+def count(text):
+    """An `Arg` type: an integer of 0 or more (a row count where 0 means every row)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"negative count {value}")
+    return value
+
+
 # How each Arg type reads text from the command line, and the example shown when it fails.
 _TYPE_WORDS = {int: ("an integer", "10"), float: ("a number", "1.5"), str: ("a string", "text")}
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

@@ -2,7 +2,8 @@
 
 import pytest
 
-from chisel.chisels.topfiles import TopFiles, TopFilesErrors, TopFilesTime, table_json
+from chisel.chisels.topfiles import TopFiles, TopFilesErrors, TopFilesTime
+from chisel.plugins import table_json
 from chisel.plugins import Chisel
 
 from chisel_fakes import FakeEvent, run

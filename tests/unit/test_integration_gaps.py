@@ -74,3 +74,34 @@ def test_a_running_chisel_sees_whole_buffers_and_plain_output_cuts_at_80():
     assert BOUND.renderer.max_buffer_chars == 80
     run("-r", CURL, "echo_fds", "evt.num=1")
     assert BOUND.renderer.max_buffer_chars is None
+
+
+def test_color_code_is_a_bare_code_or_nothing():
+    from chisel.plugins import Output
+
+    assert Output(io.StringIO(), color=True).color_code("red") == "\x1b[31m"
+    assert Output(io.StringIO(), color=True).color_code("reset") == "\x1b[0m"
+    assert Output(io.StringIO(), color=False).color_code("red") == ""
+
+
+def test_output_table_json_writes_table_generators_layout():
+    from chisel.plugins import Output
+
+    stream = io.StringIO()
+    Output(stream).table_json(1_500_000_000, ["fd.name"], ["Filename"], "evt.rawarg.res", "Bytes",
+                              [("/etc/x", 10)])
+    assert stream.getvalue() == (
+        '{\n  "ts":"1000000000",\n  "data":[["/etc/x",10]],\n  "info":[{\n'
+        '      "name":"fd.name",\n      "desc":"Filename",\n      "is_key":true\n    },null,{\n'
+        '      "name":"evt.rawarg.res",\n      "desc":"Bytes",\n      "is_key":false\n    }]\n}\n')
+
+
+def test_count_and_io_events_are_public():
+    import pytest
+
+    from chisel.plugins import IO_EVENTS, count
+
+    assert count("0") == 0 and count("12") == 12
+    with pytest.raises(ValueError, match="negative count -1"):
+        count("-1")
+    assert {"read", "sendfile", "pwritev"} <= IO_EVENTS and "open" not in IO_EVENTS
