@@ -50,11 +50,12 @@ class EventListSource:
 
 
 def run_chisel(chisel, capture=None, events=None, args=None, filter=None, json=False, *,
-               snapshot=None, buffer_format="normal", snaplen=None, plugin_dirs=()):
+               snapshot=None, buffer_format="normal", snaplen=None, plugin_dirs=(), color=False):
     """Run `chisel` (a name, alias, or a `Chisel` subclass) over `capture` (a path) or `events` (a list).
 
     `args` maps argument names to values (or command-line text); `filter` is sysdig filter text;
-    `json` is -j. Returns a `Result`; errors are reported as the CLI reports them, never raised.
+    `json` is -j; `color` True forces ANSI colours (the output is never a terminal, so the default
+    False gives the plain text). Returns a `Result`; errors are reported as the CLI reports them, never raised.
     """
     from chisel.core.cli import report_error  # noqa: PLC0415
     from chisel.core.session import Session  # noqa: PLC0415
@@ -70,7 +71,7 @@ def run_chisel(chisel, capture=None, events=None, args=None, filter=None, json=F
         else:
             entry = plugins.find(chisel)
         config = RunConfig(chisel=entry.name, filter_text=filter or "", read_path=capture, json=json,
-                           buffer_format=buffer_format, snaplen=snaplen, color=False)
+                           buffer_format=buffer_format, snaplen=snaplen, color=color)
         source = EventListSource(events, snapshot) if events is not None else None
         session = Session(config, plugins, [entry], {entry.name: dict(args or {})},
                           stdout=stdout, stderr=stderr, source=source)

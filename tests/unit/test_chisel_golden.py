@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from chisel.plugins import format_bytes
-from chisel.plugins import testing
 from chisel.plugins.testing import run_chisel
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -41,13 +40,6 @@ def run_ok(chisel, name, **kw):
     return result.stdout
 
 
-@pytest.fixture
-def colour_on(monkeypatch):
-    """run_chisel always turns colour off; force it on to compare with sysdig's coloured output."""
-    real = testing.RunConfig
-    monkeypatch.setattr(testing, "RunConfig", lambda **kw: real(**{**kw, "color": True}))
-
-
 def table_rows(text):
     """(value, key) rows of a one-key table_generator table, after checking its header and rule."""
     lines = text.splitlines()
@@ -60,8 +52,8 @@ def test_all_sixteen_captures_are_here():
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_echo_fds_matches_sysdig(name, colour_on):
-    assert run_ok("echo_fds", name) == golden(name, "echo_fds")
+def test_echo_fds_matches_sysdig(name):
+    assert run_ok("echo_fds", name, color=True) == golden(name, "echo_fds")
 
 
 @pytest.mark.parametrize("name", ["falco_cat_write", "libs_sample", "falco_ping_sendto"])
@@ -70,8 +62,8 @@ def test_echo_fds_without_colour_is_sysdig_without_its_codes(name):
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_spy_users_matches_sysdig(name, colour_on):
-    assert run_ok("spy_users", name) == golden(name, "spy_users")
+def test_spy_users_matches_sysdig(name):
+    assert run_ok("spy_users", name, color=True) == golden(name, "spy_users")
 
 
 @pytest.mark.parametrize("name", CAPTURES)
@@ -136,8 +128,8 @@ SYSDIG_BUFFER_MODES = {
 
 
 @pytest.mark.parametrize("mode", sorted(SYSDIG_BUFFER_MODES))
-def test_echo_fds_buffer_modes_match_sysdig(mode, colour_on):
-    assert run_ok("echo_fds", "falco_cat_write", buffer_format=mode) == SYSDIG_BUFFER_MODES[mode]
+def test_echo_fds_buffer_modes_match_sysdig(mode):
+    assert run_ok("echo_fds", "falco_cat_write", buffer_format=mode, color=True) == SYSDIG_BUFFER_MODES[mode]
 
 
 # `TZ=UTC sysdig -r falco_cat_write.scap -j -c echo_fds`: -j makes the data line a JSON object.
@@ -148,5 +140,5 @@ SYSDIG_JSON = (
 )
 
 
-def test_echo_fds_json_matches_sysdig(colour_on):
-    assert run_ok("echo_fds", "falco_cat_write", json=True) == SYSDIG_JSON
+def test_echo_fds_json_matches_sysdig():
+    assert run_ok("echo_fds", "falco_cat_write", json=True, color=True) == SYSDIG_JSON
