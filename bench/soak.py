@@ -80,11 +80,13 @@ def run_workload(seconds, rate, tail_s):
     if sys.stdin.readline().strip() != "go":
         return 1
     with tempfile.TemporaryDirectory(prefix="chisel-soak-") as workdir:
-        rounds, start = 0, time.monotonic()
+        rounds, wraps, last_pid, start = 0, 0, 0, time.monotonic()
         while time.monotonic() - start < seconds:
             pid = os.fork()
             if pid == 0:
                 _child_round(workdir, rounds)
+            wraps += pid < last_pid  # PIDs wrapped past pid_max: old PIDs are being reused
+            last_pid = pid
             _parent_round(workdir)
             os.waitpid(pid, 0)
             rounds += 1
@@ -95,7 +97,7 @@ def run_workload(seconds, rate, tail_s):
         while time.monotonic() < tail_end:
             _parent_round(workdir)
             time.sleep(0.1)
-        print(f"done {rounds}", flush=True)
+        print(f"done {rounds} {wraps}", flush=True)
         sys.stdin.readline()  # idle, holding only its standard fds, until the harness closes stdin
     return 0
 
@@ -163,7 +165,7 @@ def soak(seconds, rate=40, warmup_s=120, sample_s=10, every_s=10):
                 break
         else:
             raise RuntimeError(f"the workload died early (exit {workload.returncode})")
-        rounds = int(done_line.split()[1])
+        rounds, wraps = (int(n) for n in done_line.split()[1:3])
         time.sleep(QUIET_S)
         samples.append((round(time.monotonic() - start, 1), _rss_kb(chisel.pid)))
         workload_fds = sorted(int(fd) for fd in os.listdir(f"/proc/{workload.pid}/fd"))
@@ -182,8 +184,10 @@ def soak(seconds, rate=40, warmup_s=120, sample_s=10, every_s=10):
     lines = [json.loads(ln) for ln in out if ln.startswith("{")]
     sizes = [ln for ln in lines if ln["kind"] == "sizes"]
     final = next(ln for ln in lines if ln["kind"] == "final")
-    return _judge(seconds, rate, warmup_s, samples, sizes, final, rounds, workload.pid, workload_fds,
-                  alive_before | alive_after, chisel.returncode, err)
+    figures = _judge(seconds, rate, warmup_s, samples, sizes, final, rounds, workload.pid, workload_fds,
+                     alive_before | alive_after, chisel.returncode, err)
+    figures["pid_wraps"] = wraps
+    return figures
 
 
 def _judge(seconds, rate, warmup_s, samples, sizes, final, rounds, workload_pid, workload_fds, alive,
@@ -220,6 +224,11 @@ def _judge(seconds, rate, warmup_s, samples, sizes, final, rounds, workload_pid,
     return figures
 
 
+def _pid_max():
+    with open("/proc/sys/kernel/pid_max") as f:
+        return int(f.read())
+
+
 def _workload_tree(threads, root):
     """tids of the traced tree in the final dump: the workload, its children and their threads."""
     tree_pids = {root}
@@ -230,7 +239,8 @@ def _workload_tree(threads, root):
 def _report(fig):
     lines = [
         f"soak: {fig['seconds']:.0f} s, {fig['rounds']} processes created and reaped "
-        f"({fig['rate']}/s), {fig['events']} events to the chisel, {fig['drops']} dropped",
+        f"({fig['rate']}/s), {fig['events']} events to the chisel, {fig['drops']} dropped; "
+        f"PIDs wrapped {fig['pid_wraps']} times (pid_max {_pid_max()})",
         f"rss: base {fig['rss_base_kb']} kB after warm-up, max {fig['rss_max_kb']} kB, "
         f"growth {fig['rss_growth_pct']}% (limit {RSS_GROWTH_LIMIT:.0%})",
         "rss samples (s, kB): " + " ".join(f"{t:g}:{kb}" for t, kb in fig["rss_kb"]),
