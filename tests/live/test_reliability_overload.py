@@ -65,6 +65,8 @@ class _PeakRssPopen(subprocess.Popen):
 
     peak_rss_kb = None
 
+    # CPython's Popen reaps through _try_wait (3.11): overriding it is the one place that sees
+    # this child's own rusage; RUSAGE_CHILDREN would mix in every earlier child.
     def _try_wait(self, wait_flags):
         pid, status, usage = os.wait4(self.pid, wait_flags)
         if pid:
