@@ -12,9 +12,14 @@ State: the session calls `registry().bind_state(state)` once the `State` exists 
 `fields_base.py`); fields that need more than `ev.thread`/`ev.fd` read it from there. The bound
 state is expected to offer `threads`, `users`, `groups`, `parent(thread)`, and for evt.reltime
 `first_ts` (the time of the capture's first event that is not a `container` event).
+
+Left out on purpose: `fd.types` (sysdig 0.29.3, our oracle, has no such field: later libs added
+it) and `evt.around` (filter only, `=` only: it needs the events on both sides of each one, so a
+filter could no longer decide one event at a time).
 """
 
 import difflib
+import functools
 import re
 
 from . import fields_evt, fields_fd, fields_proc, fields_user
@@ -91,7 +96,7 @@ class FieldRegistry:
         if text.endswith("]") and "[" in text:
             name, _, raw = text[:-1].partition("[")
             fdef = self._named(name, text)
-            return fdef, self._parse_arg(fdef, raw, text)
+            return fdef, _known_event_arg(fdef, self._parse_arg(fdef, raw, text))
         fdef = self._fields.get(text)
         if fdef is not None:
             if fdef.arg is not None and fdef.arg_required:
@@ -99,7 +104,7 @@ class FieldRegistry:
             return fdef, None
         fdef, arg = self._dotted(text)
         if fdef is not None:
-            return fdef, self._parse_arg(fdef, arg, text)
+            return fdef, _known_event_arg(fdef, self._parse_arg(fdef, arg, text))
         raise UsageError(self._unknown(text))
 
     def _named(self, name, text):
@@ -134,9 +139,9 @@ class FieldRegistry:
         if _INDEX_RE.fullmatch(raw):
             if fdef.arg == "any":
                 return int(raw)
-            # evt.rawarg[0]: a raw value needs its parameter's name to know its type
-            raise UsageError(f"field '{fdef.name}' takes a name, not an index: write it as "
-                             f"{_example(fdef)}")
+            # evt.rawarg[0]: a raw value needs its parameter's name to know its type (sysdig's words)
+            raise UsageError(f"evt.arg fields must be expressed explicitly: '{text}' takes a name, "
+                             f"not an index; write it as {_example(fdef)}")
         return raw
 
     def _unknown(self, name):
@@ -193,6 +198,32 @@ class FieldRegistry:
 
 
 _NAME_COL = 30
+
+
+# The fields whose name argument is an event parameter's name.
+_EVENT_ARG_FIELDS = frozenset({"evt.arg", "evt.rawarg"})
+
+
+def _known_event_arg(fdef, arg):
+    """`arg` unchanged, or UsageError (sysdig's "unknown event argument foo") when `fdef` takes an
+    event parameter's name and no event has a parameter called `arg`."""
+    if fdef.name not in _EVENT_ARG_FIELDS or not isinstance(arg, str):
+        return arg
+    names = _event_param_names()
+    if arg in names:
+        return arg
+    near = difflib.get_close_matches(arg, names, n=1)
+    hint = f"; did you mean '{fdef.name}.{near[0]}'?" if near else ""
+    raise UsageError(f"unknown event argument {arg}{hint}")
+
+
+@functools.cache
+def _event_param_names():
+    """Every parameter name any event in the model has."""
+    from chisel.core.event import model  # noqa: PLC0415
+
+    return frozenset(p.name for info in model().events if info
+                     for p in (*info.params, *info.extra_params))
 
 
 def _display_name(fdef):

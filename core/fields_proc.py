@@ -223,6 +223,28 @@ def _signed64(v):
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def _cgroups(th):
+    """The thread's "subsystem=path" list; a thread without its own (procscan fills the main
+    thread only) reports its process's. cgroup v2's "io" shows as "blkio", as sysdig names it."""
+    return [_V1_NAME_OF_IO + item[2:] if item.startswith("io=") else item
+            for item in th.cgroups or main_thread(th).cgroups]
+
+
+_V1_NAME_OF_IO = "blkio"
+
+
+def _cgroup(ev, subsystem):
+    """thread.cgroup.SUBSYSTEM: the cgroup path for one subsystem (cpu, memory, pids...)."""
+    th = ev.thread
+    if th is None:
+        return None
+    prefix = subsystem + "="
+    for item in _cgroups(th):
+        if item.startswith(prefix):
+            return item[len(prefix):]
+    return None
+
+
 def _field(name, ftype, doc, extract, **kw):
     return FieldDef(name, ftype, doc, extract, cls="process", **kw)
 
@@ -294,6 +316,10 @@ FIELDS = (
            _of_thread(lambda th: main_thread(th).vmrss_kb)),
     _field("proc.vmswap", "UINT64", "swapped memory of the process, KB",
            _of_thread(lambda th: main_thread(th).vmswap_kb)),
+    _field("thread.cgroups", "CHARBUF", "the thread's cgroups, as space-separated "
+           "subsystem=path pairs", _of_thread(lambda th: " ".join(_cgroups(th)))),
+    _field("thread.cgroup", "CHARBUF", "the thread's cgroup for one subsystem, as in "
+           "thread.cgroup.cpu", _cgroup, arg="name"),
     _field("thread.tid", "INT64", "id of the thread (known even without thread state)",
            lambda ev: ev.thread.tid if ev.thread is not None else _signed64(ev.tid)),
     _field("thread.vtid", "INT64", "thread id inside the pid namespace (<NA> when the capture "

@@ -201,7 +201,8 @@ def test_lookup_parses_names_and_arguments(text, name, arg):
     ("proc.aname[]", "field 'proc.aname' needs an argument in 'proc.aname[]', as in proc.aname[1]"),
     ("fd.name[1]", "field 'fd.name' takes no argument; drop the brackets in 'fd.name[1]'"),
     ("fd.nam[1]", "unknown field 'fd.nam'; did you mean 'fd.name'?"),
-    ("evt.rawarg[0]", "field 'evt.rawarg' takes a name, not an index: write it as evt.rawarg.fd"),
+    ("evt.rawarg[0]", "evt.arg fields must be expressed explicitly: 'evt.rawarg[0]' takes a name, "
+                      "not an index; write it as evt.rawarg.fd"),
 ])
 def test_lookup_errors_are_usage_errors_with_a_hint(text, message):
     with pytest.raises(UsageError) as err:
@@ -278,7 +279,7 @@ def test_field_list_markdown_has_a_table_per_class():
 def test_every_builtin_field_has_a_type_doc_and_class():
     builtin = [f for fdefs in registry().classes().values() for f in fdefs
                if f.cls in ("evt", "process", "user", "group", "fd")]
-    assert len(builtin) == 146
+    assert len(builtin) == 148
     for fdef in builtin:
         assert fdef.ftype and fdef.doc and fdef.name.split(".")[0] in (
             "evt", "syscall", "proc", "thread", "user", "group", "fd")
@@ -454,7 +455,7 @@ def test_evt_arg_shows_the_resolved_form():
     th = ThreadInfo(100)
     th.fdtable[3] = FdInfo(3, "file", "/etc/passwd")
     ev = _event("read", ">", [3, 100], thread=th, fd=th.fdtable[3], fdnum=3)
-    assert (ev.get("evt.arg.fd"), ev.get("evt.arg[1]"), ev.get("evt.arg.nope")) == \
+    assert (ev.get("evt.arg.fd"), ev.get("evt.arg[1]"), ev.get("evt.arg.name")) == \
         ("<f>/etc/passwd", "100", None)
 
 
@@ -551,7 +552,7 @@ def _every_field_spelling():
             if f.arg in ("index", "any"):
                 out += [f"{f.name}[0]", f"{f.name}[1]", f"{f.name}[9]"]
             if f.arg in ("name", "any"):
-                out += [f"{f.name}.fd", f"{f.name}.res", f"{f.name}[HOME]"]
+                out += [f"{f.name}.fd", f"{f.name}.res", f"{f.name}[name]"]
     return out
 
 

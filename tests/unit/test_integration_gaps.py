@@ -105,3 +105,32 @@ def test_count_and_io_events_are_public():
     with pytest.raises(ValueError, match="negative count -1"):
         count("-1")
     assert {"read", "sendfile", "pwritev"} <= IO_EVENTS and "open" not in IO_EVENTS
+
+
+def test_event_argument_fields_are_checked_with_sysdigs_words():
+    import pytest
+
+    from chisel.core.errors import UsageError
+    from chisel.core.fields import registry
+
+    reg = registry()
+    with pytest.raises(UsageError, match=r"^evt.arg fields must be expressed explicitly: 'evt.rawarg\[0\]'"):
+        reg.lookup("evt.rawarg[0]")
+    with pytest.raises(UsageError) as exc:
+        reg.lookup("evt.arg.foo")
+    assert exc.value.message == "unknown event argument foo"
+    with pytest.raises(UsageError) as exc:
+        reg.lookup("evt.rawarg.nme")
+    assert exc.value.message == "unknown event argument nme; did you mean 'evt.rawarg.name'?"
+    assert reg.lookup("evt.arg.fd")[1] == "fd"
+    assert reg.lookup("evt.arg[0]")[1] == 0
+
+
+def test_thread_cgroup_fields_match_sysdig():
+    # TZ=UTC sysdig -r libs_curl_google.scap -p '%evt.num %thread.cgroup.blkio %thread.cgroup.pids' evt.num=211
+    code, out, _err = run("-r", CURL, "-p", "%evt.num %thread.cgroup.blkio %thread.cgroup.pids", "evt.num=211")
+    assert (code, out) == (0, "211 /user.slice /user.slice/user-1000.slice\n")
+    code, out, _err = run("-r", CURL, "-p", "%thread.cgroups", "evt.num=211")
+    assert out == ("cpuset=/ cpu=/user.slice cpuacct=/user.slice blkio=/user.slice memory=/user.slice "
+                   "devices=/user.slice freezer=/ net_cls=/ perf_event=/ net_prio=/ hugetlb=/ "
+                   "pids=/user.slice/user-1000.slice\n")
