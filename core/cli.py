@@ -25,6 +25,9 @@ BUFFER_FLAGS = {"-A": "ascii", "-x": "hex", "-X": "hexascii", "-b": "base64"}
 FILTER_MARKS = ("=", "<", ">", "(", ")", "!")
 FILTER_WORDS = frozenset({"and", "or", "not", "contains", "icontains", "startswith", "endswith",
                           "glob", "pmatch", "in", "exists", "intersects", "bcontains", "bstartswith"})
+# A word followed by one of these is a field: the first word of a filter.
+COMPARISON_MARKS = ("=", "!=", "<", ">")
+COMPARISON_WORDS = FILTER_WORDS - {"and", "or", "not"} | {"iglob", "regex"}
 FIELD_CLASSES = frozenset({"evt", "proc", "thread", "fd", "fdlist", "user", "group", "syslog",
                            "container", "k8s", "span", "mesos", "proc_group", "fs"})
 
@@ -178,6 +181,15 @@ def reads_as_filter(word):
                                 for alias in _filter_aliases())
 
 
+def _operator_follows(tokens, i):
+    """True when the token after `tokens[i]` is a comparison operator, so `tokens[i]` is a field
+    (a plugin's too: `myplugin.count > 3`), not a chisel name."""
+    if i + 1 >= len(tokens):
+        return False
+    nxt = tokens[i + 1]
+    return nxt.startswith(COMPARISON_MARKS) or nxt.lower() in COMPARISON_WORDS
+
+
 def _filter_aliases():
     """The filter's field aliases; imported late because the filter package is off the --list path."""
     from chisel.core.filter.compile import ALIASES  # noqa: PLC0415
@@ -220,7 +232,7 @@ def parse_chisel_words(rest, find_chisel_args, global_options=()):
             else:
                 raise UsageError(f"option {opt} of chisel {name} needs a value; "
                                  f"see 'chisel --info {name}'")
-        elif ref is None and not words and not reads_as_filter(tok):
+        elif ref is None and not words and not reads_as_filter(tok) and not _operator_follows(rest, i):
             ref = tok
             args, name = find_chisel_args(tok)  # a flag that defaults to true is turned off by --no-NAME
             by_option = {a.option: a for a in args}

@@ -134,3 +134,17 @@ def test_thread_cgroup_fields_match_sysdig():
     assert out == ("cpuset=/ cpu=/user.slice cpuacct=/user.slice blkio=/user.slice memory=/user.slice "
                    "devices=/user.slice freezer=/ net_cls=/ perf_event=/ net_prio=/ hugetlb=/ "
                    "pids=/user.slice/user-1000.slice\n")
+
+
+def test_a_word_followed_by_an_operator_reads_as_a_field():
+    from chisel.core.cli import parse_chisel_words
+
+    def no_chisel(ref):
+        raise AssertionError(f"{ref} taken as a chisel")
+
+    assert parse_chisel_words(["myplugin.count", ">", "3"], no_chisel) == (None, {}, "myplugin.count > 3")
+    assert parse_chisel_words(["file.name", "contains", "/etc"], no_chisel) == \
+        (None, {}, "file.name contains /etc")
+    # a chisel name followed by a filter starting with `not` stays a chisel
+    ref, _values, text = parse_chisel_words(["echo_fds", "not", "proc.name=sh"], lambda r: ((), r))
+    assert (ref, text) == ("echo_fds", "not proc.name=sh")
