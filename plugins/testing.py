@@ -50,7 +50,8 @@ class EventListSource:
 
 
 def run_chisel(chisel, capture=None, events=None, args=None, filter=None, json=False, *,
-               snapshot=None, buffer_format="normal", snaplen=None, plugin_dirs=(), color=False):
+               snapshot=None, buffer_format="normal", snaplen=None, plugin_dirs=(),
+               color=False):
     """Run `chisel` (a name, alias, or a `Chisel` subclass) over `capture` (a path) or `events` (a list).
 
     `args` maps argument names to values (or command-line text); `filter` is sysdig filter text;

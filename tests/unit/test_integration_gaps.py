@@ -127,8 +127,10 @@ def test_event_argument_fields_are_checked_with_sysdigs_words():
 
 
 def test_thread_cgroup_fields_match_sysdig():
-    # TZ=UTC sysdig -r libs_curl_google.scap -p '%evt.num %thread.cgroup.blkio %thread.cgroup.pids' evt.num=211
-    code, out, _err = run("-r", CURL, "-p", "%evt.num %thread.cgroup.blkio %thread.cgroup.pids", "evt.num=211")
+    # TZ=UTC sysdig -r libs_curl_google.scap \
+    #     -p '%evt.num %thread.cgroup.blkio %thread.cgroup.pids' evt.num=211
+    fmt = "%evt.num %thread.cgroup.blkio %thread.cgroup.pids"
+    code, out, _err = run("-r", CURL, "-p", fmt, "evt.num=211")
     assert (code, out) == (0, "211 /user.slice /user.slice/user-1000.slice\n")
     code, out, _err = run("-r", CURL, "-p", "%thread.cgroups", "evt.num=211")
     assert out == ("cpuset=/ cpu=/user.slice cpuacct=/user.slice blkio=/user.slice memory=/user.slice "
@@ -142,7 +144,8 @@ def test_a_word_followed_by_an_operator_reads_as_a_field():
     def no_chisel(ref):
         raise AssertionError(f"{ref} taken as a chisel")
 
-    assert parse_chisel_words(["myplugin.count", ">", "3"], no_chisel) == (None, {}, "myplugin.count > 3")
+    assert parse_chisel_words(["myplugin.count", ">", "3"], no_chisel) == \
+        (None, {}, "myplugin.count > 3")
     assert parse_chisel_words(["file.name", "contains", "/etc"], no_chisel) == \
         (None, {}, "file.name contains /etc")
     # a chisel name followed by a filter starting with `not` stays a chisel
