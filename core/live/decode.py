@@ -10,7 +10,7 @@ stores its own PPM bit values), and the clone/execve exits, rebuilt to their 0.2
 import os
 import struct
 
-from ..event import Event
+from ..event import Event, event_infos
 from .specs import CLONE_EXIT_LAYOUT, SPECS
 
 _HDR = struct.Struct("<QIHHII")
@@ -259,6 +259,8 @@ class Decoder:
         fixups = self._fixups
         unpack_hdr = _HDR.unpack_from
         splitters = _SPLITTERS
+        infos = event_infos()
+        make = Event.from_source
         num = self.num
         for rec in records:
             ts, tid, etype, nparams, cpu, _ = unpack_hdr(rec)
@@ -271,7 +273,7 @@ class Decoder:
             if fix is not None:
                 raw = fix(tid, raw)
             num += 1
-            append(Event(ts + offset, tid, etype, raw, cpu, num))
+            append(make(infos[etype], ts + offset, tid, raw, cpu, num))
         self.num = num
         return out
 
