@@ -28,6 +28,7 @@ What the parameters hold where the kernel gives less than sysdig's driver (no st
 
 import ctypes
 import mmap
+from concurrent.futures import ThreadPoolExecutor
 import os
 import time
 from pathlib import Path
@@ -42,6 +43,11 @@ from .ringbuf import RingReader
 from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types, untraceable_event_types
 
 POLL_INTERVAL_S = 0.005
+# Records decoded per pass. A drain can return the whole 16 MiB ring (hundreds of thousands of
+# records); decoding it at once keeps as many Events alive, and the garbage collector, triggered
+# by allocations, then walks them all again and again (measured: 2 us per allocation instead of
+# 0.1). Raw records are bytes, which the collector does not track, so waiting costs nothing.
+DECODE_CHUNK = 256
 IDLE_TICK_S = 0.1
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 
@@ -285,7 +291,8 @@ class LiveSource:
             if pending:
                 batch = pending[:]
                 del pending[:]
-                yield from decode(batch)
+                for start in range(0, len(batch), DECODE_CHUNK):
+                    yield from decode(batch[start:start + DECODE_CHUNK])
                 last_yield = time.monotonic()
             elif done:
                 return
@@ -305,5 +312,19 @@ class LiveSource:
             self._reader = None
         if self._bpf is not None:
             self._final_drops = self.drops
+            _detach_all(self._bpf)
             self._bpf.cleanup()
             self._bpf = None
+
+
+def _detach_all(bpf):
+    """Detach every tracepoint at once: each detach waits for a kernel RCU grace period (~35-50 ms).
+
+    One after another that is 1.6 s for 46 tracepoints and 5.4 s for 112 at Ctrl-C; the waits
+    overlap when the closes run in parallel (0.06 s for 46). bcc's ctypes calls release the GIL.
+    """
+    tracepoints = list(bpf.tracepoint_fds)
+    if not tracepoints:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(tracepoints), 128)) as pool:
+        list(pool.map(bpf.detach_tracepoint, tracepoints))
