@@ -100,6 +100,8 @@ class Dispatcher:
             try:
                 if handler.prefilter is None or handler.prefilter.match(ev):
                     handler.chisel.on_event(ev)
+            except BrokenPipeError:
+                raise  # the reader of stdout is gone (`| head`): the run ends quietly, not a crash
             except Exception as exc:  # noqa: BLE001 - a chisel bug must not end the others' run
                 self._stop(handler, exc)
 
@@ -143,6 +145,8 @@ class Dispatcher:
             return
         try:
             getattr(handler.chisel, method)(*args)
+        except BrokenPipeError:
+            raise  # the reader of stdout is gone: not the chisel's fault
         except Exception as exc:  # noqa: BLE001 - isolate the failing chisel
             self._stop(handler, exc)
 

@@ -221,7 +221,8 @@ class PluginManager:
         self._chisels = None
         try:
             plugin = load()
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported, not fatal
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - third-party code: reported, not fatal
+            # SystemExit too: a plugin calling sys.exit() at import must not end chisel silently.
             self.broken.append(BrokenPlugin(source, f"import failed: {type(exc).__name__}: {exc}"))
             return
         name = f"{source.kind}:{source.label}"

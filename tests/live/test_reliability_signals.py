@@ -178,9 +178,6 @@ def test_head_closes_the_pipe_and_the_run_ends_quietly(argv):
     assert result.stderr == "status=0\n"  # no BrokenPipe, no traceback, not killed by SIGPIPE (141)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: core/dispatch.py isolates a chisel's BrokenPipeError like a crash ('chisel echo_fds "
-    "stopped: BrokenPipeError', exit 1); it should re-raise BrokenPipeError for cli.main to end quietly"))
 def test_a_chisel_writing_to_a_closed_pipe_ends_quietly():
     """The reader is gone before the chisel's first line (what `| head` does, without the race)."""
     read_end, write_end = os.pipe()

@@ -51,9 +51,6 @@ def test_a_plugin_raising_at_import_is_skipped_by_name(tmp_path):
                              "RuntimeError: boom at import\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: plugins/manager.py PluginManager._register catches Exception only: a "
-    "plugin calling sys.exit(3) at import ends chisel silently with exit 3; catch SystemExit too"))
 def test_a_plugin_calling_sys_exit_at_import_is_skipped_by_name(tmp_path):
     folder = plugin_dir(tmp_path, exits="import sys\nsys.exit(3)\n")
     result = run("--plugin-dir", folder, "-r", CAPTURE, "topfiles")
