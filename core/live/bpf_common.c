@@ -6,7 +6,10 @@
  * encoding) and copied to the ring buffer with BPF_RB_NO_WAKEUP; userspace drains on a timer.
  */
 #include <uapi/linux/ptrace.h>
-#include <linux/sched.h> /* types named by tracepoint formats (sigset_t for ppoll, ...) */
+/* The one type the tracepoint formats name that no included header defines (ppoll's sigmask,
+ * only ever read as a pointer). Declaring it here instead of including <linux/sched.h> saves
+ * about 0.6 CPU-s of clang parsing per compile (2.45 -> 1.8 s for the 22-syscall state set). */
+typedef struct { unsigned long sig[1]; } sigset_t;
 
 #define HDR_SIZE 24
 #define CHISEL_AF_UNIX 1
