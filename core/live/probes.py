@@ -276,19 +276,28 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32;
     u32 off;
-    if (!task_wanted(id))
-        return 0;
-    u32 *cp = exit_code.lookup(&tgid);
-    u64 code = cp ? (*cp & 0xff) : 0;
-    u8 *b = get_buf();
-    if (!b)
-        return 0;
-    off = begin(b, 186, 4);
-    SET_LEN(b, 0, 8); off += put_int(b, off, code << 8, 8);
-    SET_LEN(b, 1, 8); off += put_int(b, off, code, 8);
-    SET_LEN(b, 2, 1); off += put_int(b, off, 0, 1);
-    SET_LEN(b, 3, 1); off += put_int(b, off, 0, 1);
-    submit(b, off);
+    if (task_wanted(id)) {
+        u32 *cp = exit_code.lookup(&tgid);
+        u64 code = cp ? (*cp & 0xff) : 0;
+        u8 *b = get_buf();
+        if (b) {
+            off = begin(b, 186, 4);
+            SET_LEN(b, 0, 8); off += put_int(b, off, code << 8, 8);
+            SET_LEN(b, 1, 8); off += put_int(b, off, code, 8);
+            SET_LEN(b, 2, 1); off += put_int(b, off, 0, 1);
+            SET_LEN(b, 3, 1); off += put_int(b, off, 0, 1);
+            submit(b, off);
+        }
+    }
+    /* The main thread's exit ends the tgid for us (tracepoint args cannot tell whether other threads
+     * live on, and a main thread rarely exits first): forget it, or a process that later reuses the
+     * pid would be traced too. */
+    if ((u32)id == tgid) {
+#ifdef AXIS_TRACED
+        traced.delete(&tgid);
+#endif
+        exit_code.delete(&tgid);
+    }
     return 0;
 }
 """

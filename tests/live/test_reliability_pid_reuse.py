@@ -49,13 +49,6 @@ def wait_file(path, timeout=30):
         time.sleep(0.01)
 
 
-XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "BUG: core/live/bpf_common.c + probes.py: the `traced` map never forgets an exited tgid, so a "
-    "process reusing its PID is traced; fix: in sched_process_exit, when tid == tgid, "
-    "traced.delete(&tgid) after emitting the procexit"))
-
-
-@XFAIL
 def test_a_process_reusing_a_dead_members_pid_is_not_traced(tmp_path):
     src = LiveSource(command=[sys.executable, "-S", "-c", TRACED, str(tmp_path)])
     try:
