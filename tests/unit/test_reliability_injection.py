@@ -61,6 +61,7 @@ class _RecordingBPF:
     def __init__(self, text):
         self.text = text.decode()
         self.tables = {}
+        self.tracepoint_fds = {}  # nothing is attached: the engine's parallel detach has no work
         _RecordingBPF.last = self
 
     def __getitem__(self, name):
