@@ -147,8 +147,14 @@ class LiveSource:
         for name in missing:
             self.warnings.append(f"tracepoint syscalls:sys_enter_{name} missing on this kernel; "
                                  f"{name} is not traced")
-        for name in untraceable_event_types(event_types, event_model()):
-            self.warnings.append(f"event type {name!r} is not captured live; only replayed captures have it")
+        # A chisel subscribing to a family of types (echo_fds: every I/O call) gets what the seed list
+        # has without a word; only a request that nothing live can answer deserves a warning.
+        untraceable = list(untraceable_event_types(event_types, event_model()))
+        if event_types and len(untraceable) == len(event_types):
+            many = len(untraceable) > 1
+            self.warnings.append(f"event type{'s' if many else ''} {', '.join(map(repr, untraceable))} "
+                                 f"{'are' if many else 'is'} not captured live; "
+                                 f"only replayed captures have {'them' if many else 'it'}")
         plan = plan_for(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
                         command=command, formats=formats)
         plan = probes.ProbePlan(plan.syscalls - set(missing), plan.procexit, plan.snap_bucket,
