@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
 """Measure what a compiled filter costs next to replay (reader + state) on a real capture.
 
-Usage: tests/data/filters/bench.py [--hoisted-get] [CAPTURE] [REPEATS]. Prints CPU ns per event for the
+Usage: tests/data/filters/bench.py [CAPTURE] [REPEATS]. Prints CPU ns per event for the
 replay alone, and for each benchmark filter the extra ns per event of `match` (field extraction
 included, since Event caches fields per event and a fresh replay starts with empty caches).
-
-`--hoisted-get` measures with an `Event.get` that imports the field registry once instead of on
-every call (about 1.3 us per call today): the proposed fix to core/event.py, applied in-process.
 """
 
 import sys
@@ -57,29 +54,8 @@ def best(path, flt, repeats):
     return runs[0][0], min(t for _, t in runs)
 
 
-def hoist_registry_import():
-    """Patch Event.get as it would read with the registry imported once, for comparison."""
-    from chisel.core import event
-
-    extract = registry().extract
-
-    def get(self, field):
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        elif field in cache:
-            return cache[field]
-        v = cache[field] = extract(self, field)
-        return v
-
-    event.Event.get = event.Event.__getitem__ = get
-
-
 def main():
     args = sys.argv[1:]
-    if "--hoisted-get" in args:
-        args.remove("--hoisted-get")
-        hoist_registry_import()
     name = args[0] if args else "libs_sample"
     repeats = int(args[1]) if len(args) > 1 else 5
     path = SCAP / f"{name}.scap"
