@@ -20,7 +20,7 @@ import os
 import pwd
 import socket
 
-from . import procnet
+from . import procnet, scap_meta
 from .threadinfo import FdInfo, GroupInfo, Snapshot, ThreadInfo, UserInfo
 
 # sysdig's clone flags for a thread found in /proc: it assumes a thread shares its process's fds.
@@ -121,15 +121,16 @@ class _Scanner:
         argv = _split_nul(cmdline) if cmdline else []
         # Kernel threads have an empty cmdline: sysdig shows their comm as exe.
         main.exe = argv[0] if argv else main.comm
-        main.args = argv[1:]
+        # Cut as sysdig's scan cuts them, so a snapshot holds what a capture file can hold.
+        main.args = scap_meta.fit_list(argv[1:])
         main.exepath = _readlink(f"{base}/exe") or ""
         environ = _read_bytes(f"{base}/environ")
-        main.env = _split_nul(environ) if environ else []
+        main.env = scap_meta.fit_list(_split_nul(environ)) if environ else []
         main.cwd = _readlink(f"{base}/cwd") or main.cwd
         main.root = _readlink(f"{base}/root") or main.root
         main.fdlimit = _read_fd_limit(f"{base}/limits")
         main.loginuid = _read_loginuid(f"{base}/loginuid")
-        main.cgroups = _read_cgroups(f"{base}/cgroup")
+        main.cgroups = scap_meta.fit_list(_read_cgroups(f"{base}/cgroup"))
         main.fdtable = self.fdtable(pid)
         return main
 

@@ -11,6 +11,32 @@ import struct
 
 from .threadinfo import FdInfo, GroupInfo, Snapshot, ThreadInfo, UserInfo
 
+# libscap reads process-list strings into fixed buffers and refuses the whole file when one is
+# longer (scap_limits.h: paths 1024, args/env/cgroups 4096, user names 256; some versions test with
+# >=). A real /proc holds longer command lines (a CI runner's was 25 kB), so writers cut to these.
+MAX_PATH_BYTES = 1023
+MAX_LIST_BYTES = 4095
+MAX_NAME_BYTES = 255
+
+
+def fit_list(items):
+    """`items` (args, env, cgroups) cut so their NUL-terminated join fits MAX_LIST_BYTES.
+
+    The first item that overflows keeps its prefix, later ones are dropped, as sysdig's own /proc
+    scan keeps the first 4 kB of a command line. Idempotent: a fitted list fits.
+    """
+    room, kept = MAX_LIST_BYTES, []
+    for item in items:
+        data = item.encode("utf-8", "surrogateescape")
+        if len(data) + 1 > room:
+            if room > 1:
+                kept.append(data[:room - 1].decode("utf-8", "surrogateescape"))
+            break
+        kept.append(item)
+        room -= len(data) + 1
+    return kept
+
+
 SHB = 0x0A0D0D0A
 SHB_MAGIC = 0x1A2B3C4D
 

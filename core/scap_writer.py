@@ -21,7 +21,6 @@ from .errors import ChiselRuntimeError, UsageError
 from .event import model
 
 _FLUSH_AT = 1 << 20  # bytes buffered before an automatic flush
-_MAX_STR = 0xFFFF  # a scap "str" has a u16 length
 
 _BLOCK_HEADER = struct.Struct("<II")
 _U32 = struct.Struct("<I")
@@ -50,18 +49,20 @@ def _block(btype, body):
     return b"".join((_BLOCK_HEADER.pack(btype, total), body, b"\0" * pad, _U32.pack(total)))
 
 
-def _str(text):
-    """A scap "str": u16 length + bytes (no NUL), cut to what a u16 can count."""
+def _str(text, limit=meta.MAX_PATH_BYTES):
+    """A scap "str": u16 length + bytes (no NUL), cut to `limit` bytes so libscap accepts it."""
     if text is None:
         text = ""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
-    data = data[:_MAX_STR]
+    data = data[:limit]
     return struct.pack("<H", len(data)) + data
 
 
 def _str_list(items):
-    """A NUL-separated list (args, env, cgroups), each item NUL-terminated as /proc gives them."""
-    return _str(b"".join(i.encode("utf-8", "surrogateescape") + b"\0" for i in items))
+    """A NUL-separated list (args, env, cgroups), each item NUL-terminated as /proc gives them,
+    cut to what libscap accepts."""
+    fitted = meta.fit_list(items)
+    return _str(b"".join(i.encode("utf-8", "surrogateescape") + b"\0" for i in fitted), meta.MAX_LIST_BYTES)
 
 
 def _ip_bytes(family, text):
@@ -144,10 +145,10 @@ class ScapWriter:
     def _user_list(snap):
         entries = []
         for u in snap.users.values():
-            entries.append(b"\0" + struct.pack("<II", u.uid, u.gid) + _str(u.name) + _str(u.homedir)
+            entries.append(b"\0" + struct.pack("<II", u.uid, u.gid) + _str(u.name, meta.MAX_NAME_BYTES) + _str(u.homedir)
                            + _str(u.shell))
         for g in snap.groups.values():
-            entries.append(b"\1" + struct.pack("<I", g.gid) + _str(g.name))
+            entries.append(b"\1" + struct.pack("<I", g.gid) + _str(g.name, meta.MAX_NAME_BYTES))
         return b"".join(_U32.pack(len(e) + 4) + e for e in entries)
 
     @staticmethod

@@ -1,5 +1,6 @@
 """Shared fixtures: real processes with their PID known first (`gated_process`), a TCP server on
-127.0.0.1 (`loopback_server`), and hermetic plugin discovery for every test."""
+127.0.0.1 (`loopback_server`), hermetic plugin discovery for every test, and a process with a
+command line longer than libscap's buffers alive for the whole session (`long_command_line`)."""
 
 import os
 import socket
@@ -116,3 +117,16 @@ def hermetic_plugin_env(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("CHISEL_PATH", raising=False)
     monkeypatch.delenv("CHISEL_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def long_command_line():
+    """A process whose command line and environment exceed libscap's 4 kB buffers, alive for the
+    whole session so every /proc scan meets one: a CI runner's 25 kB command line once made sysdig
+    refuse every capture chisel wrote (process-list strings must be cut to libscap's limits)."""
+    # Popen returns once the exec has happened, so /proc already shows this command line.
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"] + ["x" * 900] * 30,
+                            env=dict(os.environ, CHISEL_LONG_ENV="e" * 6000))
+    yield proc
+    proc.kill()
+    proc.wait()

@@ -168,7 +168,7 @@ def test_dump_flags_and_large_payload_blocks(tmp_path):
         (container, 3, 0, [big]), (evs[1].type, 1, 1, evs[1].raw)]
 
 
-def test_live_proc_snapshot_round_trip(tmp_path):
+def test_live_proc_snapshot_round_trip(tmp_path, long_command_line):
     """The /proc scan's snapshot (what `-w` writes live) reads back the same, within the format."""
     from chisel.core.procscan import scan_proc
 
@@ -192,13 +192,17 @@ def test_live_proc_snapshot_round_trip(tmp_path):
 
 
 @pytest.mark.skipif(SYSDIG is None, reason="sysdig 0.29 is not installed")
-def test_sysdig_reads_a_live_snapshot_capture(tmp_path):
-    """fd kinds newer than 0.29 (bpf, memfd, pidfd...) must not make 0.29 refuse the whole file."""
+def test_sysdig_reads_a_live_snapshot_capture(tmp_path, long_command_line):
+    """fd kinds newer than 0.29 (bpf, memfd, pidfd...) and command lines longer than libscap's
+    buffers must not make 0.29 refuse the whole file."""
     from chisel.core.procscan import scan_proc
 
     out = tmp_path / "live.scap"
     close_e = model().ids_for_name("close")[0]
-    with ScapWriter(out, scan_proc()) as w:
+    snap = scan_proc()
+    long_one = next(t for t in snap.threads if t.tid == long_command_line.pid)
+    assert long_one.args[0] == "-c" and len(long_one.args) > 4  # cut, not emptied
+    with ScapWriter(out, snap) as w:
         w.write(Event(1_700_000_000_000_000_000, os.getpid(), close_e,
                       encode_params(close_e, [3]), num=1))
     got = subprocess.run([SYSDIG, "-r", str(out)], env=dict(os.environ, TZ="UTC"),
