@@ -203,6 +203,41 @@ static __always_inline u8 *get_buf(void)
     return 0;
 }
 
+#ifdef AGGREGATE_IO
+/* In-kernel I/O totals: instead of a record per read/write, the exit programs add the result to
+ * cumulative counters per (tgid, fd). Userspace reads the map on each interval and turns the
+ * cumulative values into deltas (it never resets an entry: that would race with these adds).
+ * close's enter program moves the entry's final values into its own record and deletes it, so a
+ * reused fd number starts a new entry; `born` tells the generations of one (tgid, fd) apart. */
+struct iototal_t { u64 bytes_in; u64 bytes_out; u64 ops_in; u64 ops_out; u64 born; };
+BPF_HASH(io_totals, struct fdkey_t, struct iototal_t, IO_TOTALS_MAX);
+
+/* A full map loses this call's counts: counted as a drop, never silent. */
+static __always_inline void io_add(u32 tgid, u64 fd, long ret, int is_write)
+{
+    struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
+    struct iototal_t *t = io_totals.lookup(&k);
+    if (!t) {
+        struct iototal_t fresh = {};
+        fresh.born = bpf_ktime_get_ns();
+        io_totals.insert(&k, &fresh); /* fails when another CPU inserted first: the lookup finds it */
+        t = io_totals.lookup(&k);
+        if (!t) {
+            count_drop();
+            return;
+        }
+    }
+    u64 bytes = ret > 0 ? (u64)ret : 0;
+    if (is_write) {
+        __sync_fetch_and_add(&t->bytes_out, bytes);
+        __sync_fetch_and_add(&t->ops_out, 1);
+    } else {
+        __sync_fetch_and_add(&t->bytes_in, bytes);
+        __sync_fetch_and_add(&t->ops_in, 1);
+    }
+}
+#endif
+
 static __always_inline u32 begin(u8 *b, u16 type, u16 nparams)
 {
     struct rec_hdr *h = (struct rec_hdr *)b;
@@ -238,6 +273,28 @@ static __always_inline u32 put_int(u8 *b, u32 off, u64 v, int size)
         __builtin_memcpy(p, &v, 8);
     return size;
 }
+
+#ifdef AGGREGATE_IO
+/* close's enter record, parameters 1-5: the fd's final totals (bytes in, bytes out, ops in, ops
+ * out, born; all 0 when it had none), moved out of the map so a reused fd number starts afresh. */
+static __always_inline u32 put_io_totals(u8 *b, u32 off, u32 tgid, u64 fd)
+{
+    struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
+    struct iototal_t t = {};
+    struct iototal_t *found = io_totals.lookup(&k);
+    if (found) {
+        t = *found;
+        io_totals.delete(&k);
+    }
+    u32 start = off;
+    SET_LEN(b, 1, 8); off += put_int(b, off, t.bytes_in, 8);
+    SET_LEN(b, 2, 8); off += put_int(b, off, t.bytes_out, 8);
+    SET_LEN(b, 3, 8); off += put_int(b, off, t.ops_in, 8);
+    SET_LEN(b, 4, 8); off += put_int(b, off, t.ops_out, 8);
+    SET_LEN(b, 5, 8); off += put_int(b, off, t.born, 8);
+    return off - start;
+}
+#endif
 
 static __always_inline u32 put_str(u8 *b, u32 off, u64 ptr)
 {

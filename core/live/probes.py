@@ -9,7 +9,7 @@ compiled program serves any values and a hostile value cannot change the program
 from dataclasses import dataclass
 from pathlib import Path
 
-from .specs import SPECS
+from .specs import AGGREGATED_SYSCALLS, SPECS
 
 TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 AXES = ("traced", "pids", "tids", "uids", "comms", "fds")
@@ -21,6 +21,9 @@ FDLIST_MAX = 16  # pollfd entries per poll/ppoll
 PATHKEY_LEN = 256  # fd-name pushdown: longer paths cannot match in the kernel
 MIN_SNAP_BUCKET, MAX_SNAP_BUCKET = 128, 8192
 RB_PAGES = 4096  # 16 MiB ring buffer
+IO_TOTALS_MAX = 65536  # (tgid, fd) pairs an aggregating plan keeps I/O totals for
+IO_TOTALS_MAP = "io_totals"  # the map's name, as userspace opens it
+CLOSE_TOTALS_PARAMS = 5  # extra close-enter parameters carrying the closed fd's totals
 
 # Largest value (bytes) each parameter source kind can write; fixes the record capacity.
 _KIND_MAX = {
@@ -46,6 +49,9 @@ class ProbePlan:
     `syscalls`: frozenset of seed syscall names; `procexit`: attach sched_process_exit;
     `snap_bucket`: power of two >= snaplen; `axes`: frozenset of enabled filter axes (AXES);
     `formats`: tuple of (syscall, (arg names...)) for the attached syscalls.
+    `aggregate_io`: the I/O syscalls in `specs.AGGREGATED_SYSCALLS` add their results to the
+    `io_totals` map instead of emitting events, and close's enter event carries the closed fd's
+    final totals as parameters 1-5 (see `core/live/aggregate.py`).
     """
 
     syscalls: frozenset
@@ -53,10 +59,15 @@ class ProbePlan:
     snap_bucket: int
     axes: frozenset
     formats: tuple
+    aggregate_io: bool = False
 
     @property
     def sockets(self):
         return bool(self.syscalls & {"connect", "accept", "accept4"})
+
+    def aggregates(self, name):
+        """Whether syscall `name` adds to the I/O totals map instead of emitting events."""
+        return self.aggregate_io and name in AGGREGATED_SYSCALLS
 
 
 def read_formats(syscalls, root=None):
@@ -196,7 +207,7 @@ def _emit_params(params, spec):
     return lines
 
 
-def _enter_program(spec, argnames, axes):
+def _enter_program(spec, argnames, plan):
     lines = [f"TRACEPOINT_PROBE(syscalls, sys_enter_{spec.name})", "{",
              "    u64 id = bpf_get_current_pid_tgid();",
              "    u32 tid = (u32)id;",
@@ -208,14 +219,21 @@ def _enter_program(spec, argnames, axes):
              f"    s.enter_id = {spec.enter_id};"]
     for i, arg in enumerate(argnames[:6]):
         lines.append(f"    s.a[{i}] = (u64)args->{arg};")
-    if "fds" in axes and spec.fd_arg is not None:
+    if "fds" in plan.axes and spec.fd_arg is not None:
         lines += [f"    if (!fd_wanted(id >> 32, s.a[{spec.fd_arg}]))", "        return 0;"]
-    lines += ["    saved.update(&tid, &s);",
-              "    u8 *b = get_buf();",
+    lines.append("    saved.update(&tid, &s);")
+    if plan.aggregates(spec.name):
+        # the exit adds up the result; the enter only saves the arguments
+        return lines + ["    (void)ret; (void)off; (void)n;", "    return 0;", "}", ""]
+    close_totals = plan.aggregate_io and spec.fd_role == "close"
+    nparams = len(spec.enter) + (CLOSE_TOTALS_PARAMS if close_totals else 0)
+    lines += ["    u8 *b = get_buf();",
               "    if (!b)",
               "        return 0;",
-              f"    off = begin(b, {spec.enter_id}, {len(spec.enter)});"]
+              f"    off = begin(b, {spec.enter_id}, {nparams});"]
     lines += _emit_params(spec.enter, spec)
+    if close_totals:
+        lines.append("    off += put_io_totals(b, off, id >> 32, s.a[0]);")
     lines += ["    (void)ret; (void)n;", "    submit(b, off);", "    return 0;", "}", ""]
     return lines
 
@@ -230,7 +248,7 @@ def _fd_role_code(spec):
     return []
 
 
-def _exit_program(spec, axes):
+def _exit_program(spec, plan):
     lines = [f"TRACEPOINT_PROBE(syscalls, sys_exit_{spec.name})", "{",
              "    u64 id = bpf_get_current_pid_tgid();",
              "    u32 tid = (u32)id;",
@@ -249,8 +267,12 @@ def _exit_program(spec, axes):
         lines += ["    } else if (ret != 0 || !task_wanted(id)) {", "        return 0;", "    }"]
     else:
         lines += ["    } else {", "        return 0;", "    }"]
-    if "fds" in axes:
+    if "fds" in plan.axes:
         lines += _fd_role_code(spec)
+    if plan.aggregates(spec.name):
+        is_write = int(spec.io_dir == "out")
+        return lines + [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {is_write});",
+                        "    (void)off; (void)n;", "    return 0;", "}", ""]
     lines += ["    u8 *b = get_buf();",
               "    if (!b)",
               "        return 0;",
@@ -363,13 +385,15 @@ def generate_source(plan):
         f"#define RB_PAGES {RB_PAGES}",
     ]
     defines += [f"#define AXIS_{axis.upper()} 1" for axis in AXES if axis in plan.axes]
+    if plan.aggregate_io:
+        defines += ["#define AGGREGATE_IO 1", f"#define IO_TOTALS_MAX {IO_TOTALS_MAX}"]
     common = Path(__file__).with_name("bpf_common.c").read_text()
     out = defines + ["", common]
     formats = dict(plan.formats)
     for name in sorted(plan.syscalls):
         spec = SPECS[name]
-        out += _enter_program(spec, formats.get(name, ()), plan.axes)
-        out += _exit_program(spec, plan.axes)
+        out += _enter_program(spec, formats.get(name, ()), plan)
+        out += _exit_program(spec, plan)
     if plan.procexit:
         out.append(_PROCEXIT)
     if plan.sockets:

@@ -36,6 +36,7 @@ class SyscallSpec:
     fd_role: str | None = None
     path_arg: int | None = None
     exit_layout: str | None = None
+    io_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -96,20 +97,22 @@ SPECS = {s.name: s for s in (
     SyscallSpec("renameat2", 318, 319,
                 exit=(("res", 8), ("int", 0, 8), ("str", 1), ("int", 2, 8), ("str", 3), ("int", 4, 4))),
     # I/O
-    SyscallSpec("read", 6, 7, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_READ_EXIT, fd_arg=0),
-    SyscallSpec("write", 8, 9, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_WRITE_EXIT, fd_arg=0),
+    SyscallSpec("read", 6, 7, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_READ_EXIT, fd_arg=0,
+                io_dir="in"),
+    SyscallSpec("write", 8, 9, enter=(("int", 0, 8), ("int", 2, 4)), exit=_IO_WRITE_EXIT, fd_arg=0,
+                io_dir="out"),
     SyscallSpec("pread64", 112, 113, enter=(("int", 0, 8), ("int", 2, 4), ("u64", 3)),
-                exit=_IO_READ_EXIT, fd_arg=0),
+                exit=_IO_READ_EXIT, fd_arg=0, io_dir="in"),
     SyscallSpec("pwrite64", 114, 115, enter=(("int", 0, 8), ("int", 2, 4), ("u64", 3)),
-                exit=_IO_WRITE_EXIT, fd_arg=0),
+                exit=_IO_WRITE_EXIT, fd_arg=0, io_dir="out"),
     SyscallSpec("readv", 116, 117, enter=(("int", 0, 8),),
-                exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0),
+                exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0, io_dir="in"),
     SyscallSpec("writev", 118, 119, enter=(("int", 0, 8), ("iovsize", 1, 2)),
-                exit=(("res", 8), ("iov", 1, 2)), fd_arg=0),
+                exit=(("res", 8), ("iov", 1, 2)), fd_arg=0, io_dir="out"),
     SyscallSpec("preadv", 120, 121, enter=(("int", 0, 8), ("u64", 3)),
-                exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0),
+                exit=(("res", 8), ("iovsize", 1, 2), ("iov", 1, 2)), fd_arg=0, io_dir="in"),
     SyscallSpec("pwritev", 122, 123, enter=(("int", 0, 8), ("iovsize", 1, 2), ("u64", 3)),
-                exit=(("res", 8), ("iov", 1, 2)), fd_arg=0),
+                exit=(("res", 8), ("iov", 1, 2)), fd_arg=0, io_dir="out"),
     # network
     SyscallSpec("socket", 18, 19, enter=(("int", 0, 4), ("int", 1, 4), ("int", 2, 4)), exit=(_res_fd(),)),
     SyscallSpec("bind", 20, 21, enter=(("int", 0, 8),), exit=(("res", 8), ("sockaddr", 1, 2))),
@@ -121,13 +124,13 @@ SPECS = {s.name: s for s in (
     SyscallSpec("accept4", 248, 249, enter=(("int", 3, 4),),
                 exit=(_res_fd(), ("tuple_accept", 1, 2), ("zero", 1), ("zero", 4), ("zero", 4))),
     SyscallSpec("sendto", 30, 31, enter=(("int", 0, 8), ("int", 2, 4), ("tuple_remote", 4, 5)),
-                exit=_IO_WRITE_EXIT, fd_arg=0),
+                exit=_IO_WRITE_EXIT, fd_arg=0, io_dir="out"),
     SyscallSpec("recvfrom", 34, 35, enter=(("int", 0, 8), ("int", 2, 4)),
-                exit=(("res", 8), ("rdata", 1), ("tuple_remote_lenptr", 4, 5)), fd_arg=0),
+                exit=(("res", 8), ("rdata", 1), ("tuple_remote_lenptr", 4, 5)), fd_arg=0, io_dir="in"),
     SyscallSpec("sendmsg", 48, 49, enter=(("int", 0, 8), ("msgsize", 1), ("tuple_msg", 1)),
-                exit=(("res", 8), ("msgiov", 1)), fd_arg=0),
+                exit=(("res", 8), ("msgiov", 1)), fd_arg=0, io_dir="out"),
     SyscallSpec("recvmsg", 52, 53, enter=(("int", 0, 8),),
-                exit=(("res", 8), ("msgsize", 1), ("msgiov", 1), ("tuple_msg", 1)), fd_arg=0),
+                exit=(("res", 8), ("msgsize", 1), ("msgiov", 1), ("tuple_msg", 1)), fd_arg=0, io_dir="in"),
     SyscallSpec("sendmmsg", 50, 51),
     SyscallSpec("recvmmsg", 54, 55),
     # memory
@@ -150,6 +153,9 @@ SPECS = {s.name: s for s in (
 )}
 
 SEED_SYSCALLS = frozenset(SPECS)
+
+# The I/O syscalls an aggregating plan adds up in the kernel instead of emitting as events.
+AGGREGATED_SYSCALLS = frozenset(name for name, spec in SPECS.items() if spec.io_dir is not None)
 
 # evt.type names the session may ask for that are not syscall names (sysdig 0.29's names).
 EVENT_TYPE_SYSCALLS = {
