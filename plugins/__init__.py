@@ -13,7 +13,7 @@ from chisel.core.render import (
     format_time_interval,
     table_json,
 )
-from chisel.plugins.api import IO_EVENTS, Arg, Chisel, Context, Summary, count
+from chisel.plugins.api import IO_EVENTS, Arg, Chisel, Context, IoTotals, Summary, count
 from chisel.plugins.hookspecs import hookimpl
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Chisel",
     "Column",
     "Context",
+    "IoTotals",
     "Output",
     "Summary",
     "count",

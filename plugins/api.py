@@ -107,7 +107,9 @@ class Chisel:
     Metadata: `name` (lowercase snake_case), `aliases` (sysdig names this chisel covers), `category`
     (sysdig's: I/O, Net, Security, ...), `args` (tuple of `Arg`), `events` (frozenset of evt.type names;
     None means every event), `fields` (field names checked at load), `prefilter` (sysdig filter text
-    ANDed with the user's; None for none), `snaplen` (bytes of I/O data wanted; `-s` wins).
+    ANDed with the user's; None for none), `snaplen` (bytes of I/O data wanted; `-s` wins),
+    `io_totals` (True: the chisel can take byte totals per fd through `on_io_totals` instead of
+    its read/write events, so a live run may add them up in the kernel; see `takes_io_totals`).
     The docstring's first sentence is the `--list` summary; the whole docstring is `--info`.
     """
 
@@ -119,6 +121,7 @@ class Chisel:
     fields = ()
     prefilter = None
     snaplen = None
+    io_totals = False
 
     def setup(self, args, ctx):
         """Called once before the first event; `args` is a namespace of Arg values, `ctx` a `Context`."""
@@ -135,6 +138,23 @@ class Chisel:
 
     def on_end(self, summary):
         """Called at the end of the capture; `summary` has first_ts, last_ts, events, drops, live."""
+
+    def on_io_totals(self, totals):
+        """Called, in a run that adds up I/O in the kernel, with a list of `IoTotals` records.
+
+        They stand for the exit events of the aggregated calls (read, write, pread, pwrite, readv,
+        writev, preadv, pwritev, recvfrom, sendto, recvmsg, sendmsg), which `on_event` then never
+        sees; every other subscribed event still arrives there. Records come when an fd is closed,
+        when its process exits and every 100 ms of event time (just before `on_interval` when the
+        interval is a multiple of 100 ms), and a last time before `on_end`. Neither the prefilter
+        nor the global filter applies to them: check `fd.type` and the like yourself.
+        """
+
+    @classmethod
+    def takes_io_totals(cls, args):
+        """Whether this run of the chisel (its parsed `args`) can take `on_io_totals` instead of I/O
+        events; `io_totals` by default. Override when some options need the events themselves."""
+        return bool(cls.io_totals)
 
     @classmethod
     def summary(cls):
@@ -169,6 +189,39 @@ class Chisel:
             raise UsageError(f"chisel {cls.name} needs {', '.join(missing)}; "
                              f"see 'chisel --info {cls.name}'")
         return ns
+
+
+class IoTotals:
+    """What the aggregated I/O calls on one fd of one process added since the previous record.
+
+    `ts`: event time of the flush (ns); `thread`: the process's main `ThreadInfo` (None when the
+    state does not know it); `fdnum`: the fd number; `fd`: its `FdInfo` resolved through the state
+    at the flush (None when unknown); `bytes_in` / `bytes_out`: positive results of reads / writes;
+    `ops_in` / `ops_out`: calls, failed ones included; `closed`: the fd's last record (its close).
+    """
+
+    __slots__ = ("ts", "thread", "fdnum", "fd", "bytes_in", "bytes_out", "ops_in", "ops_out", "closed")
+
+    def __init__(self, ts, thread, fdnum, fd, bytes_in=0, bytes_out=0, ops_in=0, ops_out=0, closed=False):
+        self.ts, self.thread, self.fdnum, self.fd = ts, thread, fdnum, fd
+        self.bytes_in, self.bytes_out = bytes_in, bytes_out
+        self.ops_in, self.ops_out = ops_in, ops_out
+        self.closed = closed
+
+    @property
+    def bytes(self):
+        """Bytes read plus bytes written."""
+        return self.bytes_in + self.bytes_out
+
+    @property
+    def ops(self):
+        """Calls of either direction."""
+        return self.ops_in + self.ops_out
+
+    def __repr__(self):
+        name = self.fd.name if self.fd is not None else None
+        return (f"IoTotals(fd={self.fdnum} {name!r} in={self.bytes_in} out={self.bytes_out} "
+                f"ops={self.ops_in}/{self.ops_out}{' closed' if self.closed else ''})")
 
 
 class Summary(SimpleNamespace):
