@@ -249,7 +249,7 @@ class Session:
         self.dispatcher = Dispatcher(model().ids_for_name, self._chisel_failed,
                                      generic_ids=model().ids_for_name(GENERIC_EVENT),
                                      generic_name=event_type_name)
-        printer = None if self.chisels else self._event_printer()
+        printer = None if self.chisels or self._quiet_writer() else self._event_printer()
         for entry in self.chisels:
             handler = self.dispatcher.add(entry.cls(), entry.name, entry.cls.events,
                                           self._prefilters.get(entry.name))
@@ -354,6 +354,13 @@ class Session:
         if not (self.live and self.dispatcher.ticking):
             return self.source.events()
         return _clocked(self.source, self.idle_tick_s)
+
+    def _quiet_writer(self):
+        """-w alone prints nothing (sysdig: -w implies -q); an explicit -p, -j or --format still
+        prints the events it writes."""
+        cfg = self.config
+        return (cfg.write_path is not None and not cfg.print_format and not cfg.json
+                and self._renderer is None)
 
     def _event_printer(self):
         """A callable printing one event as asked: a plugin's --format renderer, -j JSON, -p FORMAT, or
