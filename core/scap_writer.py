@@ -24,9 +24,6 @@ _FLUSH_AT = 1 << 20  # bytes buffered before an automatic flush
 
 _BLOCK_HEADER = struct.Struct("<II")
 _U32 = struct.Struct("<I")
-_EVT_HEADER = struct.Struct("<QqIHI")
-_CPU = struct.Struct("<H")
-_CPU_FLAGS = struct.Struct("<HI")
 
 # sysdig's fd.type names -> scap_fd_type numbers for the fd list (sockets are decided by role).
 # sysdig 0.29 refuses a whole file whose fd list holds a type above 16, so newer kinds are written
@@ -40,6 +37,24 @@ _FD_TYPE_NUMBERS = {
     "userfaultfd": _UNSUPPORTED, "io_uring": _UNSUPPORTED, "pidfd": _UNSUPPORTED,
 }
 _L4PROTO_NUMBERS = {name: n for n, name in meta.L4PROTOS.items()}
+
+
+def _event_layout(nparams, large, has_flags):
+    """(pack, bytes before the values, event length without the values, block type) of an event
+    block with `nparams` lengths: block header, cpu (+ flags), event header and lengths are one
+    struct, so writing an event packs once."""
+    lengths = f"{nparams}{'I' if large else 'H'}"
+    if has_flags:
+        st = struct.Struct(f"<IIHIQqIHI{lengths}")
+        btype = meta.EVF_V2_LARGE if large else meta.EVF_V2
+    else:
+        st = struct.Struct(f"<IIHQqIHI{lengths}")
+        btype = meta.EV_V2_LARGE if large else meta.EV_V2
+    elen_base = 26 + struct.calcsize(f"<{lengths}")
+    return st.pack, st.size, elen_base, btype
+
+
+_TAILS = tuple(b"\0" * n for n in range(4))  # zero padding before a block's trailer
 
 
 def _block(btype, body):
@@ -79,7 +94,8 @@ class ScapWriter:
         self.path = str(path)
         self._pending = []
         self._pending_bytes = 0
-        self._infos = model().events
+        self._large = tuple(info.large_payload for info in model().events)
+        self._layouts = {}  # (nparams, large, has flags) -> _event_layout
         self._fd = self._create(self.path)
         self._raw = os.fdopen(self._fd, "wb", buffering=0)
         self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6) if compress else self._raw
@@ -196,32 +212,44 @@ class ScapWriter:
     # -- events --------------------------------------------------------------------------------
 
     def write(self, ev):
-        """Append one event block (kept in memory until the next flush)."""
+        """Append one event block (kept in memory until the next flush).
+
+        The block goes to the pending list as pieces (header, the raw values, padding and
+        trailer) joined only at flush: per event that is one struct pack and no copies.
+        """
         raw = ev.raw
-        n = len(raw)
-        large = self._infos[ev.type].large_payload
-        sizes = [len(v) for v in raw]
-        if large:
-            lengths = struct.pack(f"<{n}I", *sizes)
-        else:
-            if any(s > 0xFFFF for s in sizes):
-                raise ChiselRuntimeError(f"event {ev.num} ({ev.info.name}): a parameter is longer "
-                                         "than a u16 length can say")
-            lengths = struct.pack(f"<{n}H", *sizes)
-        elen = 26 + len(lengths) + sum(sizes)
+        large = self._large[ev.type]
         flags = ev.dump_flags
-        if flags:
-            prefix = _CPU_FLAGS.pack(ev.cpu, flags)
-            btype = meta.EVF_V2_LARGE if large else meta.EVF_V2
-        else:
-            prefix = _CPU.pack(ev.cpu)
-            btype = meta.EV_V2_LARGE if large else meta.EV_V2
-        body = b"".join((prefix, _EVT_HEADER.pack(ev.ts, ev.tid, elen, ev.type, n), lengths, *raw))
-        block = _block(btype, body)
-        if not large and len(block) > 0x10000:
+        key = (len(raw), large, flags != 0)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = _event_layout(*key)
+        pack, fixed, elen_base, btype = layout
+        sizes = [len(v) for v in raw]
+        data = sum(sizes)
+        body_end = fixed + data
+        pad = -body_end % 4
+        total = body_end + pad + 4
+        try:
+            if flags:
+                head = pack(btype, total, ev.cpu, flags, ev.ts, ev.tid, elen_base + data, ev.type,
+                            len(raw), *sizes)
+            else:
+                head = pack(btype, total, ev.cpu, ev.ts, ev.tid, elen_base + data, ev.type, len(raw),
+                            *sizes)
+        except struct.error:
+            raise ChiselRuntimeError(f"event {ev.num} ({ev.info.name}): a parameter is longer "
+                                     "than a u16 length can say") from None
+        if not large and total > 0x10000:
             raise ChiselRuntimeError(f"event {ev.num} ({ev.info.name}) does not fit a 64 KiB block")
-        self._emit(block)
+        pending = self._pending
+        pending.append(head)
+        pending.extend(raw)
+        pending.append(_TAILS[pad] + _U32.pack(total))
+        self._pending_bytes += total
         self.events_written += 1
+        if self._pending_bytes >= _FLUSH_AT:
+            self.flush()
 
     def _emit(self, data):
         self._pending.append(data)

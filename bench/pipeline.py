@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""CPU cost per event of each stage a replay or a live `-j`/`-w` run goes through, on one capture.
+
+    .venv/bin/python bench/pipeline.py FILE [--runs 5] [--limit 500000]
+
+Stages, each timed on its own over the same events (CPU time of this process, best of --runs, so
+other load on the machine matters less than in wall-clock runs):
+  read     ScapReader.events() over the file
+  state    State.process on every event
+  default  the default event line (DefaultFormatter, what `chisel -r FILE` prints)
+  json     the -j record (JsonFormatter)
+  write    ScapWriter.write of every event to /dev/null-like storage (a temp file)
+  decode   the live decoder on the events turned back into ring records
+Prints microseconds per event and the events/s that one stage alone would allow.
+"""
+
+import argparse
+import os
+import struct
+import sys
+import tempfile
+import time
+
+from chisel.core.live.decode import Decoder
+from chisel.core.output import DefaultFormatter, JsonFormatter
+from chisel.core.scap_reader import ScapReader
+from chisel.core.scap_writer import ScapWriter
+from chisel.core.state import State
+
+_RING_HEADER = struct.Struct("<QIHHII")
+
+
+def _read(path, limit):
+    reader = ScapReader(path)
+    events = []
+    for ev in reader.events():
+        events.append(ev)
+        if len(events) >= limit:
+            break
+    reader.close()
+    return reader.snapshot, events
+
+
+def _best(fn, runs):
+    best = None
+    for _ in range(runs):
+        started = time.process_time()
+        fn()
+        spent = time.process_time() - started
+        best = spent if best is None else min(best, spent)
+    return best
+
+
+def _ring_records(events):
+    """The events as the kernel's ring records: header, u16 lengths, values (live decoder input)."""
+    records = []
+    for ev in events:
+        lengths = struct.pack(f"<{len(ev.raw)}H", *map(len, ev.raw)) if ev.raw else b""
+        if any(len(v) > 0xFFFF for v in ev.raw):
+            continue
+        records.append(_RING_HEADER.pack(ev.ts, ev.tid, ev.type, len(ev.raw), ev.cpu, 0) + lengths
+                       + b"".join(ev.raw))
+    return records
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("capture")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=500_000, help="events used (from the start)")
+    args = parser.parse_args(argv)
+    snapshot, events = _read(args.capture, args.limit)
+    n = len(events)
+
+    def read():
+        reader = ScapReader(args.capture)
+        count = 0
+        for _ev in reader.events():
+            count += 1
+            if count >= n:
+                break
+        reader.close()
+
+    def state():
+        process = State(snapshot).process
+        for ev in events:
+            process(ev)
+
+    state()  # the formatters below need thread and fd resolved, as in a real run
+
+    def formatter(make):
+        def run():
+            fmt = make().format
+            for ev in events:
+                fmt(ev)
+        return run
+
+    def write():
+        with tempfile.TemporaryDirectory() as tmp:
+            with ScapWriter(os.path.join(tmp, "out.scap"), snapshot) as writer:
+                put = writer.write
+                for ev in events:
+                    put(ev)
+
+    records = _ring_records(events)
+
+    def decode():
+        decoder = Decoder(0)
+        for start in range(0, len(records), 256):
+            decoder.decode(records[start:start + 256])
+
+    stages = (("read", read), ("state", state),
+              ("default", formatter(lambda: DefaultFormatter(state=None))),
+              ("json", formatter(lambda: JsonFormatter(state=None))),
+              ("write", write), ("decode", decode))
+    print(f"{n} events from {args.capture}; best CPU time of {args.runs} runs")
+    print(f"{'STAGE':8}  {'us/event':>8}  {'events/s':>10}")
+    for name, fn in stages:
+        spent = _best(fn, args.runs)
+        print(f"{name:8}  {spent / n * 1e6:8.3f}  {n / spent:10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
