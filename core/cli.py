@@ -120,6 +120,9 @@ def build_parser(plugins=None, warn=None):
                      help="bytes of I/O data to capture per event")
     src.add_argument("--pid", dest="pids", action="append", type=_positive_int("--pid"), default=[],
                      metavar="PID", help="only this process and its descendants (repeatable)")
+    src.add_argument("--no-kernel-agg", dest="kernel_agg", action="store_false", default=None,
+                     help="live: send every read/write to the chisel even when it could take byte "
+                          "totals added up in the kernel")
     out = p.add_argument_group("output")
     out.add_argument("-j", dest="json", action="store_true", default=None, help="JSON output")
     out.add_argument("-p", dest="print_format", metavar="FORMAT", help="print events in this format")
@@ -390,6 +393,7 @@ class _Cli:
             disabled_plugins=tuple(settings.disabled_plugins),
             debug=_first(opts.debug, defaults.get("debug"), False),
             color=_first(opts.color, defaults.get("color")),
+            kernel_agg=opts.kernel_agg is not False,
             options=vars(opts),
         )
         self.plugins.call_isolated("chisel_configure", self.warn, config=config)

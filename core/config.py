@@ -69,6 +69,7 @@ class RunConfig:
     debug: bool = False
     color: bool = None
     progress: bool = None  # None: only when replaying to a terminal
+    kernel_agg: bool = True  # False (--no-kernel-agg): never add up I/O in the kernel
     options: dict = field(default_factory=dict)  # every parsed global option, plugins' own included
 
 

@@ -53,6 +53,7 @@ class Session:
         self._prefilters = {}  # chisel name -> its compiled prefilter, filled by prepare()
         self._args = {}  # chisel name -> its argument namespace, filled by prepare()
         self._renderer = None  # a plugin's renderer for --format, chosen by prepare()
+        self.aggregating = False  # the live engine adds up I/O in the kernel (set once it is open)
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
         self.idle_tick_s = IDLE_TICK_S
@@ -200,10 +201,27 @@ class Session:
             options["command"] = list(self.config.command)
         elif len(self.config.pids) == 1:
             options["pid"] = self.config.pids[0]
+        if self._kernel_aggregation_exact():
+            from chisel.core.live.aggregate import engine_accepts_aggregation  # noqa: PLC0415
+
+            if engine_accepts_aggregation(LiveSource):
+                options["aggregate_io"] = True
         source = LiveSource(**options)
         for warning in getattr(source, "warnings", ()):
             self._warn(warning)
+        if options.get("aggregate_io"):
+            from chisel.core.live.aggregate import aggregates  # noqa: PLC0415
+
+            self.aggregating = aggregates(source)
         return source
+
+    def _kernel_aggregation_exact(self):
+        """Whether adding up I/O in the kernel gives exactly what the events would: every chisel
+        takes totals, no event is written (-w) or printed, and no filter needs the events (a single
+        --pid or a -- COMMAND is enforced by the kernel itself)."""
+        return (self.config.kernel_agg and bool(self.chisels) and self.filter is None
+                and self.config.write_path is None
+                and all(e.cls.takes_io_totals(self._args[e.name]) for e in self.chisels))
 
     def _bind_fields_to_state(self):
         """Fields that read more than the event (proc.apid, user.name, evt.arg...) read this run's state."""
@@ -250,9 +268,12 @@ class Session:
                                      generic_ids=model().ids_for_name(GENERIC_EVENT),
                                      generic_name=event_type_name)
         printer = None if self.chisels or self._quiet_writer() else self._event_printer()
+        totals_takers = self._add_kernel_aggregator() if self.aggregating else None
         for entry in self.chisels:
             handler = self.dispatcher.add(entry.cls(), entry.name, entry.cls.events,
                                           self._prefilters.get(entry.name))
+            if totals_takers is not None:
+                totals_takers.append(handler)
             ctx = Context(out=self.out, live=self.live, json=self.config.json,
                           buffer_format=self.config.buffer_format, snaplen=self._snaplen(),
                           state=self.state,
@@ -278,6 +299,23 @@ class Session:
         if self.config.command and child_code is not None:
             return child_code if child_code >= 0 else 128 - child_code  # killed by signal N: 128+N
         return ExitCode.OK
+
+    def _add_kernel_aggregator(self):
+        """Add the handler flushing the kernel's I/O totals, first, so it runs before the chisels'
+        ticks and end reports; returns the list of handlers it delivers to (filled by the caller)."""
+        from chisel.core.live.aggregate import FLUSH_INTERVAL_S, KernelAggregator, io_totals_map  # noqa: PLC0415
+
+        takers = []
+        dispatcher = self.dispatcher
+
+        def deliver(records):
+            for handler in takers:
+                dispatcher._call(handler, "on_io_totals", records)  # isolated like every chisel call
+
+        aggregator = KernelAggregator(io_totals_map(self.source), self.state, deliver)
+        handler = dispatcher.add(aggregator, aggregator.name, aggregator.events)
+        dispatcher.set_interval(handler, FLUSH_INTERVAL_S * 1_000_000_000)
+        return takers
 
     def _finish(self):
         """End of capture: chisels' end reports, observers, the drops line."""
