@@ -27,16 +27,19 @@ What the parameters hold where the kernel gives less than sysdig's driver (no st
 """
 
 import ctypes
+import dataclasses
 import mmap
-from concurrent.futures import ThreadPoolExecutor
 import os
+import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ChiselRuntimeError
 from ..event import model as event_model
 from ..threadinfo import Snapshot
 from . import probes
+from .bpfsys import BpfMap
 from .decode import Decoder
 from .gate import GatedProcess
 from .ringbuf import RingReader
@@ -52,8 +55,12 @@ IDLE_TICK_S = 0.1
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 
 
-def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, formats=()):
-    """The `ProbePlan` for a session: depends on which axes are used, never on their values."""
+def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, formats=(), **plan_options):
+    """The `ProbePlan` for a session: depends on which axes are used, never on their values.
+
+    `plan_options` go to `probes.ProbePlan` unchanged (fields the plan gains, such as optional
+    in-kernel aggregations, need no change here).
+    """
     wanted = set(SEED_SYSCALLS if event_types is None else syscalls_for_event_types(event_types))
     if pushdown is not None and pushdown.event_types is not None:
         wanted &= syscalls_for_event_types(pushdown.event_types)
@@ -68,7 +75,7 @@ def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=N
                 axes.add(axis)
     formats = tuple(f for f in formats if f[0] in syscalls)
     return probes.ProbePlan(syscalls=syscalls, procexit=True, snap_bucket=probes.snap_bucket(snaplen),
-                            axes=frozenset(axes), formats=formats)
+                            axes=frozenset(axes), formats=formats, **plan_options)
 
 
 def _capabilities():
@@ -108,6 +115,43 @@ def _import_bcc():
     return bcc
 
 
+class _BccObject:
+    """The programs of one source compiled, loaded and attached by bcc in this process.
+
+    `maps`: {name: BpfMap} over bcc's own map fds; `close()` detaches and frees everything.
+    """
+
+    def __init__(self, source, timings):
+        t0 = time.monotonic()
+        bcc = _import_bcc()
+        timings["import"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        try:
+            # TRACEPOINT_PROBE programs attach as the object is built; empty filter maps keep
+            # every filtered axis closed until _fill_maps runs, so nothing leaks meanwhile.
+            self._bpf = bcc.BPF(text=source.encode())
+        except Exception as e:  # bcc raises bare Exceptions for compile/load/attach failures
+            raise ChiselRuntimeError(f"cannot load the BPF programs: {str(e).splitlines()[0]}") from e
+        timings["compile"] = time.monotonic() - t0
+        lib, module = bcc.lib, self._bpf.module
+        # libbcc exports these two, but bcc's Python binding declares no types for them
+        lib.bpf_num_tables.restype, lib.bpf_num_tables.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
+        lib.bpf_table_name.restype = ctypes.c_char_p
+        lib.bpf_table_name.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        names = [lib.bpf_table_name(module, i) for i in range(lib.bpf_num_tables(module))]
+        self.maps = {name.decode(): BpfMap(lib.bpf_table_fd(module, name), name.decode(), owned=False)
+                     for name in names}
+
+    def close(self):
+        _close_all_parallel(self._bpf.detach_tracepoint, list(self._bpf.tracepoint_fds))
+        self._bpf.cleanup()
+
+
+def _load_object(source, timings):
+    """Compile (or fetch) and load `source`, attach its programs: an object with `.maps`, `.close()`."""
+    return _BccObject(source, timings)
+
+
 def _initial_snapshot():
     try:
         from ..procscan import scan_proc  # noqa: PLC0415 - written in parallel; empty until it lands
@@ -116,32 +160,44 @@ def _initial_snapshot():
     return scan_proc()
 
 
+_U32 = struct.Struct("<I")
+_CONFIG_KEY = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_ONE = b"\x01"  # the u8 value of every set-membership map
+
+
+def _fixed_key(text, size):
+    """A char[size] map key: cut where C would stop reading (the first NUL), NUL-padded."""
+    return text.split(b"\0")[0][:size].ljust(size, b"\0")
+
+
 class LiveSource:
     """A live capture: `.snapshot`, `.events()`, `.drops`, `.stop()`, `.close()`, `.child_exit_code`.
 
     `event_types`: evt.type names the session wants (None: the whole seed list). `snaplen`: I/O
     bytes kept per event. `pushdown`: a `PushDown` applied in the kernel. `pid`: trace one process
     and its threads. `command`: argv started on a gate, traced with its descendants from its first
-    syscall; the capture ends when it exits. `warnings`: syscalls missing on this kernel and event
-    types no traced syscall produces.
+    syscall; the capture ends when it exits. Other keyword options go to the `ProbePlan` (see
+    `plan_for`). `warnings`: syscalls missing on this kernel and event types no traced syscall
+    produces. `maps`: {name: `bpfsys.BpfMap`} of every map the program declares (raw bytes keys
+    and values), valid until `close()`.
     Timings (seconds) of the start-up steps are in `timings` ('import', 'compile', 'scan').
     """
 
-    def __init__(self, *, event_types=None, snaplen=80, pushdown=None, pid=None, command=None):
+    def __init__(self, *, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, **plan_options):
         check_environment()
         self.warnings = []
         self.timings = {}
+        self.maps = {}
         self.child_exit_code = None
         self._stopping = False  # a plain flag: setting it is safe from a signal handler
         self._pending = []
         self._child = None
-        self._bpf = None
+        self._object = None
         self._reader = None
+        self._decoder = None
         self._final_drops = 0
         self.snaplen = snaplen
-        t0 = time.monotonic()
-        bcc = _import_bcc()
-        self.timings["import"] = time.monotonic() - t0
         all_syscalls = SEED_SYSCALLS | STATE_SYSCALLS
         formats, missing = probes.read_formats(all_syscalls)
         for name in missing:
@@ -156,21 +212,14 @@ class LiveSource:
                                  f"{'are' if many else 'is'} not captured live; "
                                  f"only replayed captures have {'them' if many else 'it'}")
         plan = plan_for(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
-                        command=command, formats=formats)
-        plan = probes.ProbePlan(plan.syscalls - set(missing), plan.procexit, plan.snap_bucket,
-                                plan.axes, plan.formats)
+                        command=command, formats=formats, **plan_options)
+        plan = dataclasses.replace(plan, syscalls=plan.syscalls - set(missing))
         self.plan = plan
         if command is not None:
             self._child = GatedProcess(list(command))
         try:
-            t0 = time.monotonic()
-            try:
-                # TRACEPOINT_PROBE programs attach as the object is built; empty filter maps keep
-                # every filtered axis closed until _fill_maps runs, so nothing leaks meanwhile.
-                self._bpf = bcc.BPF(text=probes.generate_source(plan).encode())
-            except Exception as e:  # bcc raises bare Exceptions for compile/load/attach failures
-                raise ChiselRuntimeError(f"cannot load the BPF programs: {str(e).splitlines()[0]}") from e
-            self.timings["compile"] = time.monotonic() - t0
+            self._object = _load_object(probes.generate_source(plan), self.timings)
+            self.maps = self._object.maps
             self._fill_maps(pushdown, pid, snaplen)
             t0 = time.monotonic()
             self.snapshot = _initial_snapshot()
@@ -179,77 +228,50 @@ class LiveSource:
             event_model()  # load the event table now, not inside the first batch of events
             self._decoder = Decoder(time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC),
                                     self.snapshot)
-            self._fetch = self._open_ring()
+            self._reader = RingReader(self.maps["events"].fd, probes.RB_PAGES * mmap.PAGESIZE)
         except BaseException:
             self.close()
             raise
         if self._child is not None:
             self._child.release()
 
-    def _open_ring(self):
-        """A function appending the kernel's new records (bytes) to `self._pending`.
-
-        Reads the ring's memory mapping directly when it can (no Python call per record), else
-        through bcc's callback.
-        """
-        table = self._bpf[b"events"]
-        try:
-            self._reader = RingReader(table.map_fd, probes.RB_PAGES * mmap.PAGESIZE)
-        except (OSError, ValueError, AttributeError):
-            self._reader = None
-        pending = self._pending
-        if self._reader is not None:
-            return lambda: self._reader.drain(pending)
-
-        def on_record(_ctx, data, size):
-            pending.append(ctypes.string_at(data, size))
-            return 0  # an int: returning None costs bcc a caught exception per record
-
-        table.open_ring_buffer(on_record)
-        return self._bpf.ring_buffer_consume
+    def _set_config(self, slot, value):
+        self.maps["config"].update(_CONFIG_KEY.pack(slot), _U64.pack(value))
 
     def _fill_maps(self, pushdown, pid, snaplen):
-        b = self._bpf
-        config = b[b"config"]
-        config[ctypes.c_int(0)] = ctypes.c_uint64(snaplen)
-        config[ctypes.c_int(1)] = ctypes.c_uint64(os.getpid())
-        one = ctypes.c_uint8(1)
+        self._set_config(0, snaplen)
+        self._set_config(1, os.getpid())
         if "traced" in self.plan.axes:
             root = self._child.pid if self._child is not None else pid
-            b[b"traced"][ctypes.c_uint32(root)] = one
+            self.maps["traced"].update(_U32.pack(root), _ONE)
         if self._child is not None:  # forked before the probes existed: tell the kernel its parent
-            b[b"parent_of"][ctypes.c_uint32(self._child.pid)] = ctypes.c_uint32(os.getpid())
+            self.maps["parent_of"].update(_U32.pack(self._child.pid), _U32.pack(os.getpid()))
         self._fill_pushdown(pushdown)
-        config[ctypes.c_int(3)] = ctypes.c_uint64(1)  # ready: the programs start emitting now
+        self._set_config(3, 1)  # ready: the programs start emitting now
 
     def _fill_pushdown(self, pushdown):
-        b = self._bpf
-        config = b[b"config"]
-        one = ctypes.c_uint8(1)
         if pushdown is None:
             return
         for axis, table in (("pids", "f_pids"), ("tids", "f_tids"), ("uids", "f_uids")):
             for value in getattr(pushdown, axis) or ():
-                b[table.encode()][ctypes.c_uint32(int(value))] = one
+                self.maps[table].update(_U32.pack(int(value)), _ONE)
         for comm in pushdown.comms or ():
-            key = b[b"f_comms"].Key()
-            key.s = comm.encode(errors="surrogateescape")[:15]
-            b[b"f_comms"][key] = one
+            comms = self.maps["f_comms"]
+            comms.update(_fixed_key(comm.encode(errors="surrogateescape")[:15], comms.key_size), _ONE)
         if pushdown.fd_names is not None:
             names = [n.encode(errors="surrogateescape") for n in pushdown.fd_names]
             if any(len(n) >= probes.PATHKEY_LEN or b"\0" in n for n in names):
-                config[ctypes.c_int(2)] = ctypes.c_uint64(1)  # cannot match in the kernel: pass all fds
+                self._set_config(2, 1)  # cannot match in the kernel: pass all fds
+            fd_names = self.maps["fd_names"]
             for name in names:
                 if len(name) < probes.PATHKEY_LEN:
-                    key = b[b"fd_names"].Key()
-                    key.s = name
-                    b[b"fd_names"][key] = one
+                    fd_names.update(_fixed_key(name, fd_names.key_size), _ONE)
 
     def _seed_fd_watch(self, pushdown):
         """fds already open on a watched name (from the /proc scan) are interesting from the start."""
         if pushdown is None or pushdown.fd_names is None:
             return
-        watch = self._bpf[b"fd_watch"]
+        watch = self.maps["fd_watch"]
         seen = set()
         for thread in self.snapshot.threads:
             if thread.pid in seen:
@@ -257,9 +279,7 @@ class LiveSource:
             seen.add(thread.pid)
             for fd, info in thread.fdtable.items():
                 if info.name in pushdown.fd_names:
-                    key = watch.Key()
-                    key.tgid, key.fd = thread.pid, fd
-                    watch[key] = ctypes.c_uint8(1)
+                    watch.update(struct.pack("<II", thread.pid, fd), _ONE)
 
     @property
     def child_pid(self):
@@ -269,10 +289,11 @@ class LiveSource:
     @property
     def drops(self):
         """Events lost: failed ring-buffer reservations (kernel, all CPUs) plus corrupt records."""
-        if self._bpf is None:
+        if self._object is None:
             return self._final_drops
-        total = sum(int(v) for v in self._bpf[b"drop_count"][ctypes.c_int(0)])
-        return total + self._decoder.corrupt
+        per_cpu = self.maps["drop_count"].lookup(_CONFIG_KEY.pack(0)) or ()
+        total = sum(_U64.unpack(v)[0] for v in per_cpu)
+        return total + (self._decoder.corrupt if self._decoder is not None else 0)
 
     def stop(self):
         """Ask `events()` to finish after draining what the kernel already wrote (signal-safe)."""
@@ -284,7 +305,7 @@ class LiveSource:
         While nothing happens it yields None every IDLE_TICK_S, so a consumer can follow the wall
         clock (interval ticks) and notice a stop request even on an idle system.
         """
-        consume = self._fetch
+        consume = self._reader.drain
         decode = self._decoder.decode
         pending = self._pending
         last_yield = time.monotonic()
@@ -293,7 +314,7 @@ class LiveSource:
             if self._child is not None and self._child.poll() is not None:
                 self.child_exit_code = self._child.poll()
                 done = True
-            consume()
+            consume(pending)
             if pending:
                 batch = pending[:]
                 del pending[:]
@@ -316,21 +337,20 @@ class LiveSource:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._bpf is not None:
+        if self._object is not None:
             self._final_drops = self.drops
-            _detach_all(self._bpf)
-            self._bpf.cleanup()
-            self._bpf = None
+            self._object.close()
+            self._object = None
+            self.maps = {}
 
 
-def _detach_all(bpf):
+def _close_all_parallel(close, handles):
     """Detach every tracepoint at once: each detach waits for a kernel RCU grace period (~35-50 ms).
 
     One after another that is 1.6 s for 46 tracepoints and 5.4 s for 112 at Ctrl-C; the waits
-    overlap when the closes run in parallel (0.06 s for 46). bcc's ctypes calls release the GIL.
+    overlap when the closes run in parallel (0.06 s for 46). The closes release the GIL.
     """
-    tracepoints = list(bpf.tracepoint_fds)
-    if not tracepoints:
+    if not handles:
         return
-    with ThreadPoolExecutor(max_workers=min(len(tracepoints), 128)) as pool:
-        list(pool.map(bpf.detach_tracepoint, tracepoints))
+    with ThreadPoolExecutor(max_workers=min(len(handles), 128)) as pool:
+        list(pool.map(close, handles))

@@ -1,13 +1,11 @@
 """Filter values reach the kernel only as map data, end to end: filter text → compiled filter →
-pushdown → `LiveSource` → the text handed to BCC and the map writes, with BCC replaced by a recorder.
+pushdown → `LiveSource` → the program text it loads and the map writes, with the loader replaced by a
+recorder.
 
 tests/unit/test_live_source_gen.py already proves `generate_source` ignores the values of a
 hand-built `PushDown`; this covers the path a user's filter really takes, including the quoting and
 escapes of the filter language and the map keys the engine writes.
 """
-
-import ctypes
-import types
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,58 +24,57 @@ FAKE_FORMATS = tuple((name, tuple(f"arg{i}" for i in range(6)))
                      for name in sorted(SEED_SYSCALLS | STATE_SYSCALLS))
 
 
-class _Key(ctypes.Structure):
-    _fields_ = [("s", ctypes.c_char * 256), ("tgid", ctypes.c_uint32), ("fd", ctypes.c_int32)]
+_KEY_SIZES = {"f_comms": 16, "fd_names": probes.PATHKEY_LEN}
 
 
 class _Table:
-    """A BPF map that records what the engine writes into it."""
+    """A BPF map that records the keys the engine writes into it (the bytes the kernel would get)."""
 
     def __init__(self, name):
-        self.name, self.writes, self.map_fd = name, [], -1
+        self.name, self.writes, self.fd = name, [], -1
+        self.key_size = _KEY_SIZES.get(name, 4)
 
-    def Key(self):  # noqa: N802 - BCC's spelling
-        return _Key()
+    def update(self, key, value):
+        assert len(key) == self.key_size
+        self.writes.append(int.from_bytes(key, "little") if len(key) == 4 else key.rstrip(b"\0"))
 
-    def __setitem__(self, key, value):
-        if isinstance(key, _Key):  # the key's bytes as the kernel gets them, NULs inside kept
-            key = ctypes.string_at(ctypes.addressof(key), _Key.s.size).rstrip(b"\0")
-        else:
-            key = key.value
-        self.writes.append(key)
+    def lookup(self, key):
+        return [bytes(8), bytes(8)]  # drop_count: one counter per CPU
 
-    def __getitem__(self, key):
-        return [0, 0]  # drop_count: one counter per CPU
 
-    def open_ring_buffer(self, callback):
-        self.callback = callback
+class _Tables(dict):
+    def __missing__(self, name):
+        self[name] = _Table(name)
+        return self[name]
 
 
 class _RecordingBPF:
-    """Stands in for `bcc.BPF`: keeps the program text and every map write."""
+    """Stands in for the engine's program loader: keeps the program text and every map write."""
 
     last = None
 
-    def __init__(self, text):
-        self.text = text.decode()
-        self.tables = {}
-        self.tracepoint_fds = {}  # nothing is attached: the engine's parallel detach has no work
+    def __init__(self, text, timings):
+        self.text = text
+        self.tables = self.maps = _Tables()
         _RecordingBPF.last = self
 
-    def __getitem__(self, name):
-        return self.tables.setdefault(name.decode(), _Table(name.decode()))
-
-    def ring_buffer_consume(self):
+    def close(self):
         pass
 
-    def cleanup(self):
+
+class _NoRing:
+    def __init__(self, fd, size):
+        pass
+
+    def close(self):
         pass
 
 
 @pytest.fixture(autouse=True)
 def recording_bcc(monkeypatch):
     monkeypatch.setattr(engine, "check_environment", lambda: None)
-    monkeypatch.setattr(engine, "_import_bcc", lambda: types.SimpleNamespace(BPF=_RecordingBPF))
+    monkeypatch.setattr(engine, "_load_object", _RecordingBPF)
+    monkeypatch.setattr(engine, "RingReader", _NoRing)
     monkeypatch.setattr(engine, "_initial_snapshot", Snapshot)
     monkeypatch.setattr(probes, "read_formats", lambda syscalls, root=None: (FAKE_FORMATS, []))
 
@@ -125,7 +122,7 @@ def test_hostile_values_change_only_map_keys():
     for value in HOSTILE + HOSTILE_COMMS:
         if len(value) > 3:
             assert value[:15] not in text
-    # ctypes ends a char-array key at its first NUL: "a\0b" lets comm "a" through the kernel, a
+    # a char-array key ends at its first NUL, as C reads it: "a\0b" lets comm "a" through the kernel, a
     # superset the userspace filter (which always runs) narrows again; never a wider program
     assert sorted(writes["f_comms"]) == sorted(_as_key(v) for v in HOSTILE_COMMS)
     # names too long or holding a NUL cannot be matched by the kernel, which then passes every
