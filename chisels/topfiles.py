@@ -20,6 +20,8 @@ _MODES = {
     "ops": ("Ops", "evt.count", str),
 }
 _KEY_FIELD, _KEY_HEADER = "fd.name", "Filename"
+# --by modes a per-fd sum of bytes or calls answers, so a live run may add them up in the kernel
+_TOTALS_MODES = {"bytes": lambda t: t.bytes, "ops": lambda t: t.ops}
 
 
 def _by_arg(default):
@@ -48,6 +50,8 @@ class TopFiles(Chisel):
     --by ranks by bytes (read + written, the default), time (the real latency of each call,
     measured from its enter to its exit event), errors (failed calls) or ops (calls).
     Only fds of type file count (fd.type=file); bytes are the positive results of I/O calls.
+    Live, --by bytes and --by ops let the kernel add up reads and writes per fd (the same totals,
+    without an event per call); --no-kernel-agg turns that off.
     Aliases: topfiles_bytes. The chisels topfiles_time and topfiles_errors are this one with
     --by time / --by errors.
     """
@@ -59,6 +63,11 @@ class TopFiles(Chisel):
     events = IO_EVENTS
     fields = ("fd.name", "evt.rawarg.res", "evt.failed")
     prefilter = "fd.type=file and evt.is_io=true"
+    io_totals = True
+
+    @classmethod
+    def takes_io_totals(cls, args):
+        return cls.io_totals and args.by in _TOTALS_MODES
 
     def setup(self, args, ctx):
         self.ctx = ctx
@@ -90,6 +99,16 @@ class TopFiles(Chisel):
         value = self.value_of(ev)
         if value is not None and value > 0:
             self.totals[name] += value
+
+    def on_io_totals(self, totals):
+        value_of = _TOTALS_MODES[self.by]
+        for record in totals:
+            fd = record.fd
+            if fd is None or fd.type != "file" or fd.name is None:
+                continue  # what the prefilter (fd.type=file) and a missing key leave out
+            value = value_of(record)
+            if value > 0:
+                self.totals[fd.name] += value
 
     def on_interval(self, now_ns, delta_ns):
         self.ctx.out.clear_screen()
@@ -143,3 +162,4 @@ class TopFilesErrors(TopFiles):
     args = (_by_arg("errors"), *_COMMON_ARGS)
     events = None  # any failing call on a file fd counts (close, fstat, lseek, ...), as in sysdig
     prefilter = "fd.type=file and evt.failed=true"
+    io_totals = False  # its errors come from every call, not from the I/O totals
