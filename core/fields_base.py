@@ -38,15 +38,25 @@ class FieldDef:
     'user', 'group', or a plugin's own). `display` is the print form of ints for `-p`
     (`PADDED_DEC` pads nanosecond parts to 9 digits as sysdig does; `ONE_DECIMAL` prints a DOUBLE
     with one decimal; `HEX` an int in upper-case hex); use `format(value)` to get the text.
+
+    Two optional hints let the compiled filter skip work; both must describe `extract` exactly
+    (tests/unit/test_filter_speedpaths.py checks the built-in fields on every bundled capture):
+    * `per_type`: True when the value depends only on `ev.info` for every event whose type is not
+      the generic `syscall` (evt.dir, evt.is_io...), or a function `per_type(info)` saying so for
+      one type (fd.* fields are None for every event whose type has no fd). `extract` must then
+      need nothing but `ev.info`, `ev.type` and (as None) `ev.fd` / `ev.fdnum`.
+    * `inline`: how to read the value without the registry: `("event", ATTR)` is `ev.ATTR`,
+      `("thread", ATTR)` is `ev.thread.ATTR` (None without a thread), `("call",)` calls `extract`
+      without caching (for cheap, pure fields). Fields without it go through `ev.get`.
     """
 
     __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",
-                 "display")
+                 "display", "per_type", "inline")
 
     ARG_KINDS = (None, "index", "name", "any")
 
     def __init__(self, name, ftype, doc, extract, arg=None, filter_only=False, cls="evt", *,
-                 arg_required=True, display=DEC):
+                 arg_required=True, display=DEC, per_type=False, inline=None):
         if arg not in self.ARG_KINDS:
             raise ValueError(f"field {name}: arg must be one of {self.ARG_KINDS}, not {arg!r}")
         self.name = name
@@ -58,6 +68,8 @@ class FieldDef:
         self.cls = cls
         self.arg_required = arg_required
         self.display = display
+        self.per_type = per_type
+        self.inline = inline
 
     def format(self, value):
         """The text `-p` shows for `value` (None stays None, for <NA>)."""

@@ -248,6 +248,11 @@ def category(ev):
     return "unknown" if fd is None else _IO_CATEGORY_BY_FD.get(fd.type, "unknown")
 
 
+def _category_is_per_type(info):
+    """evt.category depends on the fd only for I/O events (generic events are never folded)."""
+    return info.category != "I/O"
+
+
 def _has_flag(flag):
     def test(ev):
         return flag in ev.info.flags
@@ -403,7 +408,7 @@ def _field(name, ftype, doc, extract, **kw):
 
 FIELDS = (
     _field("evt.num", "UINT64", "sequence number of the event in the capture",
-           lambda ev: ev.num),
+           lambda ev: ev.num, inline=("event", "num")),
     _field("evt.time", "CHARBUF", "local time of the event, HH:MM:SS.nnnnnnnnn", _time),
     _field("evt.time.s", "CHARBUF", "local time of the event, HH:MM:SS", _time_s),
     _field("evt.time.iso8601", "CHARBUF", "UTC time of the event in ISO 8601 with nanoseconds",
@@ -412,7 +417,8 @@ FIELDS = (
            _datetime),
     _field("evt.datetime.s", "CHARBUF", "local date and time of the event, to the second",
            _datetime_s),
-    _field("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch", _rawtime),
+    _field("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch", _rawtime,
+           inline=("event", "ts")),
     _field("evt.rawtime.s", "ABSTIME", "whole seconds of evt.rawtime", _part_s(_rawtime)),
     _field("evt.rawtime.ns", "ABSTIME", "nanosecond part of evt.rawtime", _part_ns(_rawtime),
            display=PADDED_DEC),
@@ -437,15 +443,16 @@ FIELDS = (
     _field("evt.deltatime.ns", "RELTIME", "nanosecond part of evt.deltatime",
            _part_ns(_SincePrevious()), display=PADDED_DEC),
     _field("evt.dir", "CHARBUF", "direction: '>' for an enter event, '<' for an exit event",
-           lambda ev: ev.info.dir),
-    _field("evt.type", "CHARBUF", "event name, such as open or read", evt_type),
+           lambda ev: ev.info.dir, per_type=True),
+    _field("evt.type", "CHARBUF", "event name, such as open or read", evt_type, per_type=True),
     _field("evt.type.is", "UINT32", "1 when the event's type is the one named after the dot "
-           "(evt.type.is.open), else 0", _type_is, arg="name"),
+           "(evt.type.is.open), else 0", _type_is, arg="name", per_type=True),
     _field("syscall.type", "CHARBUF", "the syscall's name for syscall events; <NA> for others "
-           "such as switch", _syscall_type),
+           "such as switch", _syscall_type, per_type=True),
     _field("evt.category", "CHARBUF", "event category: file, net, ipc, process, memory, wait... "
-           "(I/O events take their fd's)", category),
-    _field("evt.cpu", "INT16", "number of the CPU the event happened on", lambda ev: ev.cpu),
+           "(I/O events take their fd's)", category, per_type=_category_is_per_type),
+    _field("evt.cpu", "INT16", "number of the CPU the event happened on", lambda ev: ev.cpu,
+           inline=("event", "cpu")),
     _field("evt.args", "CHARBUF", "every argument as name=value text", _args),
     _field("evt.info", "CHARBUF", "the event's arguments as sysdig's default line shows them",
            _args),
@@ -456,16 +463,21 @@ FIELDS = (
     _field("evt.buffer", "BYTEBUF", "the data buffer of I/O events", _buffer),
     _field("evt.buflen", "UINT64", "the byte count of an I/O exit event", _buflen),
     _field("evt.res", "CHARBUF", "result of an exit event: SUCCESS or the errno name", _res),
-    _field("evt.rawres", "INT64", "result of an exit event as a number", rawres),
+    _field("evt.rawres", "INT64", "result of an exit event as a number", rawres,
+           inline=("call",)),
     _field("evt.failed", "BOOL", "true when the event returned an error", _failed),
-    _field("evt.is_io", "BOOL", "true for events that read or write an fd", _is_io),
-    _field("evt.is_io_read", "BOOL", "true for events that read from an fd", _is_read),
-    _field("evt.is_io_write", "BOOL", "true for events that write to an fd", _is_write),
-    _field("evt.io_dir", "CHARBUF", "'read' or 'write' for I/O events, <NA> otherwise", _io_dir),
+    _field("evt.is_io", "BOOL", "true for events that read or write an fd", _is_io,
+           per_type=True),
+    _field("evt.is_io_read", "BOOL", "true for events that read from an fd", _is_read,
+           per_type=True),
+    _field("evt.is_io_write", "BOOL", "true for events that write to an fd", _is_write,
+           per_type=True),
+    _field("evt.io_dir", "CHARBUF", "'read' or 'write' for I/O events, <NA> otherwise", _io_dir,
+           per_type=True),
     _field("evt.is_wait", "BOOL", "true for events that make the thread wait (select, poll, "
-           "sleep...)", _has_flag("EF_WAITS")),
+           "sleep...)", _has_flag("EF_WAITS"), per_type=True),
     _field("evt.is_syslog", "BOOL", "true for writes to /dev/log", _is_syslog),
-    _field("evt.count", "UINT32", "always 1, for counting events", _count),
+    _field("evt.count", "UINT32", "always 1, for counting events", _count, per_type=True),
     _field("evt.count.error", "UINT32", "1 for events that returned an error", _count_error()),
     _field("evt.count.error.file", "UINT32", "1 for file events that returned an error",
            _count_error("file")),
@@ -475,7 +487,7 @@ FIELDS = (
            _count_error("memory")),
     _field("evt.count.error.other", "UINT32", "1 for other events that returned an error",
            _count_error("other")),
-    _field("evt.count.exit", "UINT32", "1 for exit events", _count_exit),
+    _field("evt.count.exit", "UINT32", "1 for exit events", _count_exit, per_type=True),
     _field("evt.abspath", "CHARBUF", "absolute path of a *at event's dirfd and path arguments",
            _abspath),
     _field("evt.abspath.src", "CHARBUF", "absolute source path of renameat/linkat events",
@@ -490,7 +502,7 @@ FIELDS = (
            "permission", _is_open_exec),
     _field("evt.is_open_create", "BOOL", "true for open exits with O_CREAT", _is_open_create),
     _field("evt.source", "CHARBUF", "where the event comes from: always 'syscall'",
-           lambda ev: "syscall"),
+           lambda ev: "syscall", per_type=True),
     _field("evt.hostname", "CHARBUF", "host name of the machine the events were captured on",
            _hostname),
 )

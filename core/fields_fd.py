@@ -332,8 +332,13 @@ def _minor(dev):
     return dev & 0xFFFFF
 
 
+def _has_no_fd(info):
+    """Every fd.* field is None on events whose type is not about an fd (the filter folds them)."""
+    return not has_fd(info)
+
+
 def _field(name, ftype, doc, extract, **kw):
-    return FieldDef(name, ftype, doc, extract, cls="fd", **kw)
+    return FieldDef(name, ftype, doc, extract, cls="fd", per_type=_has_no_fd, **kw)
 
 
 _cip, _sip = (lambda fd: fd.cip), (lambda fd: fd.sip)

@@ -52,7 +52,8 @@ def _group_name(ev):
 
 
 FIELDS = (
-    FieldDef("user.uid", "UINT32", "user id of the thread", _id("uid"), cls="user"),
+    FieldDef("user.uid", "UINT32", "user id of the thread", _id("uid"), cls="user",
+             inline=("thread", "uid")),
     FieldDef("user.name", "CHARBUF", "user name", _user_attr("uid", "name"), cls="user"),
     FieldDef("user.homedir", "CHARBUF", "home directory of the user",
              _user_attr("uid", "homedir"), cls="user"),
@@ -62,7 +63,8 @@ FIELDS = (
              cls="user"),
     FieldDef("user.loginname", "CHARBUF", "name of the audit (login) user",
              _user_attr("loginuid", "name"), cls="user"),
-    FieldDef("group.gid", "UINT64", "group id of the thread", _id("gid"), cls="group"),
+    FieldDef("group.gid", "UINT64", "group id of the thread", _id("gid"), cls="group",
+             inline=("thread", "gid")),
     FieldDef("group.name", "CHARBUF", "group name", _group_name, cls="group"),
 )
 

@@ -35,6 +35,7 @@ import warnings
 
 from ..errors import UsageError
 from ..pushdown import PushDown
+from .codegen import specialized_match
 from .parse import LIST_OPS, ORDER_OPS, And, Check, FilterError, Not, looks_numeric, parse
 
 # Fields that only the filter knows, mapped to the sysdig field they stand for.
@@ -92,9 +93,11 @@ class CompiledFilter:
         return f"CompiledFilter({self.text!r})"
 
 
-def compile_filter(text, registry=None):
+def compile_filter(text, registry=None, *, specialize=True):
     """Compile sysdig filter `text` against a field `registry` (the project's one by default).
 
+    `match` is generated code specialized per event type (`codegen.py`); with `specialize=False`
+    it is the tree of closures instead, the plain reference the tests compare it with.
     Raises `FilterError` (a `UsageError`) with the position of the bad token; never anything else
     for any text.
     """
@@ -105,6 +108,11 @@ def compile_filter(text, registry=None):
     ast = parse(text)
     compiler = _Compiler(text, registry)
     match = compiler.predicate(ast)
+    if specialize:
+        from ..event import event_infos  # noqa: PLC0415
+
+        match = specialized_match(ast, compiler.plans, _cheap_first, _decide_on_type,
+                                  event_infos(), GENERIC_EVENT)
     universe = _type_universe()
     types, _exact = _event_types(ast, universe, compiler.type_sets)
     if types is not None and types >= universe:
@@ -124,6 +132,7 @@ class _Compiler:
         self.warnings = []
         # id(Check) -> evt.type names a pattern check on evt.type (glob, startswith...) accepts.
         self.type_sets = {}
+        self.plans = {}  # id(Check) -> CheckPlan
 
     def fail(self, why, pos):
         raise FilterError(why, self.text, pos)
@@ -136,14 +145,13 @@ class _Compiler:
             return lambda ev: not child(ev)
         children = node.children
         if isinstance(node, And):
-            # Checks have no side effects, so a conjunction may test the cheap evt.type checks
-            # (decided on the event id) first: they reject most events before any extraction.
-            children = sorted(children, key=lambda c: not _is_event_type_check(c))
+            children = _cheap_first(children)
             return _all_of(tuple(self.predicate(c) for c in children))
         return _any_of(tuple(self.predicate(c) for c in children))
 
     def resolve(self, node):
-        """(lookup key for ev.get, field class, sysdig type name) for the check's field."""
+        """(lookup key for ev.get, field class, sysdig type name, FieldDef, arg) for the check's
+        field."""
         field = node.field
         if field in ALIASES:
             real = ALIASES[field]
@@ -152,35 +160,46 @@ class _Compiler:
                 self.warnings.append(note)
             field = real
         try:
-            fdef, _arg = self.registry.lookup(field)
+            fdef, arg = self.registry.lookup(field)
         except UsageError as e:
             self.fail(e.message, node.pos)
         except Exception as e:  # noqa: BLE001 - a plugin's field registry must not crash parsing
             self.fail(f"field '{field}' cannot be used: {e}", node.pos)
         ftype = str(getattr(fdef, "ftype", "CHARBUF")).upper().removeprefix("PT_")
-        return field, _field_class(ftype), ftype
+        return field, _field_class(ftype), ftype, fdef, arg
 
     def check(self, node):
-        key, cls, ftype = self.resolve(node)
+        plan = self.plan(node)
+        pred = _field_check(plan)
+        if _is_event_type_check(node):
+            return _event_type_fast_path(node, pred)
+        if plan.key == "evt.type":
+            self.type_sets[id(node)] = _names_accepted(pred)
+        return pred
+
+    def plan(self, node):
+        """The `CheckPlan` of a check node (built once; the code generator reuses it)."""
+        plan = self.plans.get(id(node))
+        if plan is not None:
+            return plan
+        key, cls, ftype, fdef, arg = self.resolve(node)
         op = node.op
         if op not in _SUPPORTED[cls]:
             self.fail(f"'{op}' not supported for {_CLASS_WORDS[cls]} field '{node.field}'", node.op_pos)
+        fast = None
         if op == "exists":
-            return lambda ev: ev.get(key) is not None
-        if op in LIST_OPS:
-            pred = self.list_check(node, key, cls, ftype)
+            test = _is_present
+        elif op in LIST_OPS:
+            test = self.list_check(node, cls, ftype)
         else:
             want = self.value(node.value, cls, ftype, op, node.field)
             fast = _fast_path(cls, op, want)
             if op == "!=":
-                pred = _not_equal(key, _equal_test(cls, want), fast)
+                test = _not_equal(_equal_test(cls, want))
             else:
-                pred = _scalar(key, self.scalar_test(cls, op, want), fast)
-        if _is_event_type_check(node):
-            return _event_type_fast_path(node, pred)
-        if key == "evt.type":
-            self.type_sets[id(node)] = _names_accepted(pred)
-        return pred
+                test = _scalar(self.scalar_test(cls, op, want))
+        plan = self.plans[id(node)] = CheckPlan(key, fdef, arg, op, test, fast)
+        return plan
 
     def scalar_test(self, cls, op, want):
         if op in ("=", "=="):
@@ -189,16 +208,16 @@ class _Compiler:
             return _order_test(cls, op, want)
         return _text_test(cls, op, want)
 
-    def list_check(self, node, key, cls, ftype):
+    def list_check(self, node, cls, ftype):
         values = tuple(self.value(v, cls, ftype, "=", node.field) for v in node.value)
         if node.op == "pmatch":
             prefixes = tuple(v.rstrip("/") for v in values)
-            return _scalar(key, lambda v: _path_under(_as_text(v), prefixes))
+            return _scalar(lambda v: _path_under(_as_text(v), prefixes))
         if cls == "net":
             tests = tuple(_equal_test("net", net) for net in values)
-            return _membership(key, lambda c: any(test(c) for test in tests), node.op)
+            return _membership(lambda c: any(test(c) for test in tests), node.op)
         coerce, wanted = _COERCE[cls], frozenset(values)
-        return _membership(key, lambda c: coerce(c) in wanted, node.op)
+        return _membership(lambda c: coerce(c) in wanted, node.op)
 
     # -- right-hand values, parsed once for the field's class --------------------------------
     def value(self, value, cls, ftype, op, field):
@@ -295,8 +314,26 @@ def _any_of(preds):
     return any_of
 
 
+def _cheap_first(children):
+    """A conjunction's children with its evt.type checks first.
+
+    Checks have no side effects, so a conjunction may test the cheap evt.type checks (decided on
+    the event id) first: they reject most events before any extraction.
+    """
+    return sorted(children, key=lambda c: not _is_event_type_check(c))
+
+
 def _is_event_type_check(node):
     return isinstance(node, Check) and node.field == "evt.type" and node.op in ("=", "==", "!=", "in")
+
+
+def _decide_on_type(node, info):
+    """What an evt.type =, != or in check gives for every event of a non-generic type `info`
+    (its evt.type is its table name), or None for any other check."""
+    if not _is_event_type_check(node):
+        return None
+    names = (node.value.text,) if node.op != "in" else tuple(v.text for v in node.value)
+    return (info.name in names) != (node.op == "!=")
 
 
 def _event_type_fast_path(node, slow):
@@ -317,79 +354,107 @@ def _event_type_fast_path(node, slow):
 
 _NUMBER_TYPES = frozenset({int, float})
 _STR_TYPES = frozenset({str})
-_ORDER_FUNCS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_BOOL_TYPES = frozenset({bool})
+
+
+class FastTest:
+    """The common case of a check, for a value whose type is in `types` (the field's own type,
+    which needs no coercion): `func(value, want)` decides it at C level, and `source` is the same
+    test as a format string of Python source over `{x}` (the value) and `{c}` (want), for the
+    generated code of `codegen.py`."""
+
+    __slots__ = ("types", "func", "want", "source")
+
+    def __init__(self, types, func, want, source):
+        self.types, self.func, self.want, self.source = types, func, want, source
+
+
+# op -> (C-level function, the same test as source over x and c)
+_NUMBER_FAST = {"=": (operator.eq, "{x} == {c}"), "==": (operator.eq, "{x} == {c}"),
+                "!=": (operator.ne, "{x} != {c}"), "<": (operator.lt, "{x} < {c}"),
+                "<=": (operator.le, "{x} <= {c}"), ">": (operator.gt, "{x} > {c}"),
+                ">=": (operator.ge, "{x} >= {c}")}
+_STRING_FAST = {"=": (operator.eq, "{x} == {c}"), "==": (operator.eq, "{x} == {c}"),
+                "!=": (operator.ne, "{x} != {c}"), "contains": (operator.contains, "{c} in {x}"),
+                "startswith": (str.startswith, "{x}.startswith({c})"),
+                "endswith": (str.endswith, "{x}.endswith({c})")}
+_BOOL_FAST = {op: _NUMBER_FAST[op] for op in ("=", "==", "!=")}
 
 
 def _fast_path(cls, op, want):
-    """(value types, C-level function(value, want), want) for the common case of a plain
-    extracted value of the field's own type, which then needs no coercion and no extra Python
-    call; None where every value goes through the general test."""
-    if cls == "numeric" or cls == "port":
-        if op in ("=", "==", "!="):
-            return _NUMBER_TYPES, operator.eq, want
-        if op in _ORDER_FUNCS:
-            return _NUMBER_TYPES, _ORDER_FUNCS[op], want
-    if cls == "string":
-        if op in ("=", "==", "!="):
-            return _STR_TYPES, operator.eq, want
-        if op == "contains":
-            return _STR_TYPES, operator.contains, want
-        if op == "startswith":
-            return _STR_TYPES, str.startswith, want
-        if op == "endswith":
-            return _STR_TYPES, str.endswith, want
-    if cls == "bool" and op in ("=", "==", "!="):
-        return frozenset({bool}), operator.eq, want
-    return None
+    """A `FastTest` for the plain value of the field's own type, or None where every value goes
+    through the general test."""
+    if cls in ("numeric", "port"):
+        table, types = _NUMBER_FAST, _NUMBER_TYPES
+    elif cls == "string":
+        table, types = _STRING_FAST, _STR_TYPES
+    elif cls == "bool":
+        table, types = _BOOL_FAST, _BOOL_TYPES
+    else:
+        return None
+    if op not in table:
+        return None
+    func, source = table[op]
+    return FastTest(types, func, want, source)
 
 
-def _scalar(key, test, fast=None):
-    """A check true when the value (or any candidate of a tuple or list) passes `test`."""
-    def check(ev):
-        v = ev.get(key)
-        if v is None:
-            return False
-        if type(v) is tuple or type(v) is list:
-            return any(test(c) for c in v if c is not None)
-        return test(v)
+class CheckPlan:
+    """How one check is decided: extract field `key` (`fdef`, `arg` as the registry resolved
+    them), then `test(value)`, which is False for None, whatever `op` is. `fast` is a `FastTest`
+    or None. Both the closure path and the generated code (`codegen.py`) run from a plan."""
+
+    __slots__ = ("key", "fdef", "arg", "op", "test", "fast", "index")
+
+    def __init__(self, key, fdef, arg, op, test, fast):
+        self.key, self.fdef, self.arg, self.op, self.test, self.fast = key, fdef, arg, op, test, fast
+        self.index = None  # its number in generated code
+
+
+def _is_present(v):
+    return v is not None
+
+
+def _field_check(plan):
+    """The closure deciding a plan on an event: extract through `ev.get`, then test."""
+    key, test, fast = plan.key, plan.test, plan.fast
     if fast is None:
-        return check
-    fast_types, fast_test, want = fast
+        return lambda ev: test(ev.get(key))
+    fast_types, fast_test, want = fast.types, fast.func, fast.want
 
     def fast_check(ev):
         v = ev.get(key)
         if type(v) in fast_types:
             return fast_test(v, want)
-        return check(ev) if v is not None else False
+        return test(v)
     return fast_check
 
 
-def _not_equal(key, equal, fast=None):
+def _scalar(test):
+    """A value test true when the value (or any candidate of a tuple or list) passes `test`."""
+    def check(v):
+        if v is None:
+            return False
+        if type(v) is tuple or type(v) is list:
+            return any(test(c) for c in v if c is not None)
+        return test(v)
+    return check
+
+
+def _not_equal(equal):
     """`!=`: false when absent; for candidates, true when there are some and none is equal."""
-    def check(ev):
-        v = ev.get(key)
+    def check(v):
         if v is None:
             return False
         if type(v) is tuple or type(v) is list:
             present = [c for c in v if c is not None]
             return bool(present) and not any(equal(c) for c in present)
         return not equal(v)
-    if fast is None:
-        return check
-    fast_types, _eq, want = fast
-
-    def fast_check(ev):
-        v = ev.get(key)
-        if type(v) in fast_types:
-            return v != want
-        return check(ev) if v is not None else False
-    return fast_check
+    return check
 
 
-def _membership(key, is_member, op):
+def _membership(is_member, op):
     """`in`/`intersects`: a list field needs all (in) or any (intersects) of its values in the set."""
-    def check(ev):
-        v = ev.get(key)
+    def check(v):
         if v is None:
             return False
         if type(v) is list:

@@ -1,0 +1,253 @@
+"""A compiled filter as one generated Python function per event type.
+
+Why: the closure tree of `compile.py` pays several Python calls per check (the check, `ev.get`,
+the registry, the extractor); with ten checks that was 74 % on top of replay. Here the whole
+filter becomes one function, so a check costs a few bytecodes:
+
+* **Per event type.** Fields whose value depends only on the event type (`FieldDef.per_type`:
+  evt.type, evt.dir, evt.category of non-I/O events, evt.is_io, every fd.* field of an event
+  without an fd...) are decided once, the first time a type is seen; the checks on them fold to
+  True/False and the residual filter is cached in a list indexed by the event id. `evt.type !=
+  nosuch and evt.dir exists` then costs nothing, and `evt.type in (read, write)` rejects every
+  other type with one list index and one call. Generic `syscall` events take evt.type from their
+  arguments, so nothing is folded for them.
+* **Fields bound directly.** A field with an `inline` spec is read as `ev.num` or `ev.thread.comm`
+  right in the generated code, or its extractor is called without the registry; other fields go
+  through `ev.get`, which caches them for the chisel and the output too.
+* **Once per event.** Each field is extracted at most once per call: the first check on it stores
+  the value in a local, later checks reuse it when it is certainly set on every path reaching them,
+  and test a sentinel otherwise.
+
+Nothing the user typed becomes code: the source names only generated identifiers (`v0`, `k3`,
+`t3`...) and attribute names from the fields' own `inline` specs; every key, value, set, pattern
+and test is bound in the function's namespace as an object.
+"""
+
+import keyword
+
+from .parse import And, Check, Not
+
+# Names the generated source is built from; each is followed by a number.
+_SOURCE_HEADER = "def match(ev):\n"
+_UNSET = type("Unset", (), {"__repr__": lambda self: "<unset>", "__slots__": ()})()
+
+
+class TypeProbe:
+    """Stands for every event of one type when a per-type field is extracted at compile time.
+
+    It has the event's `info` and `type` and no fd; reading anything else (the thread, the raw
+    parameters) raises AttributeError, and then the check is not folded.
+    """
+
+    __slots__ = ("info", "type", "fd", "fdnum")
+
+    def __init__(self, info):
+        self.info, self.type, self.fd, self.fdnum = info, info.id, None, None
+
+
+def specialized_match(ast, plans, order_and, decide_on_type, event_infos, generic_name):
+    """The `match(ev)` of a filter: a table lookup by `ev.type`, filled on first sight of a type.
+
+    `plans` maps id(Check) to its `CheckPlan`; `order_and(children)` orders a conjunction's
+    children as the closure compiler does; `decide_on_type(check, info)` is True or False for a
+    check the event type alone decides whatever its field's registry says (evt.type = NAME),
+    None for others; `event_infos` is the model's tuple of `EventInfo` (None for unused ids);
+    events named `generic_name` are never folded.
+    """
+    namespace = _namespace(plans)
+    by_source = {}  # generated source -> function: types with the same residual share it
+
+    def build(etype):
+        info = event_infos[etype] if 0 <= etype < len(event_infos) else None
+        folded = ast if info is None or info.name == generic_name else \
+            fold(ast, plans, info, decide_on_type)
+        if folded is True or folded is False:  # no code to generate for a decided type
+            return _always_true if folded else _always_false
+        source = FunctionWriter(plans, order_and).source(folded)
+        fn = by_source.get(source)
+        if fn is None:
+            fn = by_source[source] = _define(source, namespace)
+        return fn
+
+    def first_sight(ev):
+        fn = build(ev.type)
+        table[ev.type] = fn
+        return fn(ev)
+
+    table = [first_sight] * len(event_infos)
+
+    def match(ev):
+        return table[ev.type](ev)
+    return match
+
+
+def _always_true(ev):
+    return True
+
+
+def _always_false(ev):
+    return False
+
+
+def _namespace(plans):
+    """The objects generated code refers to, by the names `FunctionWriter` gives them."""
+    namespace = {"_U": _UNSET, "type": type, "__builtins__": {}}
+    for i, plan in enumerate(plans.values()):
+        plan.index = i
+        namespace[f"k{i}"] = plan.key
+        namespace[f"t{i}"] = plan.test
+        if plan.fast is not None:
+            namespace[f"T{i}"] = _primary_type(plan.fast.types)
+            namespace[f"c{i}"] = plan.fast.want
+        if _inline_kind(plan) == "call":
+            fn, arg = plan.fdef.extract, plan.arg
+            namespace[f"g{i}"] = fn if plan.fdef.arg is None else (lambda ev, fn=fn, arg=arg: fn(ev, arg))
+    return namespace
+
+
+def _primary_type(types):
+    """The one type generated code tests with `is` (int among numbers: a float, or a bool, takes
+    the general test, which gives the same answer, more slowly)."""
+    return int if int in types else next(iter(sorted(types, key=lambda t: t.__name__)))
+
+
+def _define(source, namespace):
+    code = compile(source, "<chisel filter>", "exec")
+    scope = {}
+    exec(code, namespace, scope)  # noqa: S102 - generated from the AST's shape, no user text
+    return scope["match"]
+
+
+# -- folding per event type -------------------------------------------------------------------
+def fold(node, plans, info, decide_on_type):
+    """`node` with every check decided by the event type alone replaced by True or False,
+    simplified; returns True, False or a node."""
+    if isinstance(node, Check):
+        decided = decide_on_type(node, info)
+        if decided is not None:
+            return decided
+        return _fold_check(plans[id(node)], info, node)
+    if isinstance(node, Not):
+        child = fold(node.child, plans, info, decide_on_type)
+        if child is True or child is False:
+            return not child
+        return node if child is node.child else Not(child=child, pos=node.pos)
+    stop = isinstance(node, And) is False  # `or` stops at True, `and` at False
+    kept = []
+    for child in node.children:
+        result = fold(child, plans, info, decide_on_type)
+        if result is stop:
+            return stop
+        if result is not (not stop):
+            kept.append(result)
+    if not kept:
+        return not stop
+    if len(kept) == 1:
+        return kept[0]
+    return type(node)(children=tuple(kept), pos=node.pos)
+
+
+def _fold_check(plan, info, node):
+    per_type = getattr(plan.fdef, "per_type", False)
+    if callable(per_type):
+        per_type = per_type(info)
+    if not per_type:
+        return node
+    probe = TypeProbe(info)
+    try:
+        value = plan.fdef.extract(probe) if plan.fdef.arg is None else \
+            plan.fdef.extract(probe, plan.arg)
+    except AttributeError:  # the extractor needs more than the type: decide it per event
+        return node
+    return bool(plan.test(value))
+
+
+# -- source ------------------------------------------------------------------------------------
+def _inline_kind(plan):
+    spec = getattr(plan.fdef, "inline", None)
+    if not spec:
+        return None
+    kind = spec[0]
+    if kind == "call":
+        return kind
+    if kind in ("event", "thread") and len(spec) == 2 and _is_attribute(spec[1]) \
+            and plan.arg is None:
+        return kind
+    return None
+
+
+def _is_attribute(name):
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+
+
+class FunctionWriter:
+    """Writes the source of `match(ev)` for one (folded) filter, tracking which field locals are
+    certainly assigned so each field is extracted at most once per call."""
+
+    def __init__(self, plans, order_and):
+        self.plans = plans
+        self.order_and = order_and
+        self.slots = {}        # field key -> local number
+        self.assigned = set()  # slots set on every path reaching the current point
+        self.seen = set()      # slots set on some path
+        self.sentinel = set()  # slots that need `vN = _U` first
+
+    def source(self, node):
+        if node is True or node is False:
+            return f"{_SOURCE_HEADER}    return {node}\n"
+        body = self.expr(node)
+        init = "".join(f"    v{n} = _U\n" for n in sorted(self.sentinel))
+        return f"{_SOURCE_HEADER}{init}    return {body}\n"
+
+    def expr(self, node):
+        if isinstance(node, Check):
+            return self.check(self.plans[id(node)])
+        if isinstance(node, Not):
+            return f"(not {self.expr(node.child)})"
+        children = self.order_and(node.children) if isinstance(node, And) else node.children
+        joiner = " and " if isinstance(node, And) else " or "
+        parts = []
+        after_first = None
+        for child in children:
+            parts.append(self.expr(child))  # each child runs only after the previous one
+            if after_first is None:
+                after_first = set(self.assigned)
+        self.assigned = after_first  # only the first child surely ran
+        return "(" + joiner.join(parts) + ")"
+
+    def check(self, plan):
+        i = plan.index
+        slot = self.slots.setdefault(plan.key, len(self.slots))
+        value = self.value(plan, slot)
+        if plan.op == "exists":
+            return f"({value} is not None)"
+        if plan.fast is None:
+            return f"t{i}({value})"
+        fast = plan.fast.source.format(x=f"v{slot}", c=f"c{i}")
+        return f"({fast} if type({value}) is T{i} else t{i}(v{slot}))"
+
+    def value(self, plan, slot):
+        """An expression giving the field's value in local `v<slot>`."""
+        local = f"v{slot}"
+        if slot in self.assigned:
+            return local
+        extract = self.extraction(plan)
+        if slot in self.seen:
+            self.sentinel.add(slot)
+            text = f"({local} if {local} is not _U else ({local} := {extract}))"
+        else:
+            text = f"({local} := {extract})"
+        self.assigned.add(slot)
+        self.seen.add(slot)
+        return text
+
+    @staticmethod
+    def extraction(plan):
+        kind = _inline_kind(plan)
+        if kind == "event":
+            return f"ev.{plan.fdef.inline[1]}"
+        if kind == "thread":
+            return f"(None if (th := ev.thread) is None else th.{plan.fdef.inline[1]})"
+        if kind == "call":
+            return f"g{plan.index}(ev)"
+        return f"ev.get(k{plan.index})"
