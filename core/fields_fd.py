@@ -117,8 +117,10 @@ def _typechar(ev):
 
 def _uid(ev):
     n = _fdnum(ev)
+    if n is None:  # decided by the event type alone, before the thread is read
+        return None
     th = ev.thread
-    if n is None or th is None:
+    if th is None:
         return None
     return f"{th.tid}{n}"
 

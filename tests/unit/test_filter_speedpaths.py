@@ -1,0 +1,223 @@
+"""The compiled filter's fast paths give the answers of the plain closure tree.
+
+`compile_filter` generates one function per event type (core/filter/codegen.py), folding checks the
+type decides and reading some fields inline; `compile_filter(..., specialize=False)` is the closure
+tree every check goes through `ev.get` in. Both run on every event of every bundled capture for
+every filter of the sysdig table (and the benchmark's), and the field hints the fast path trusts
+(`FieldDef.per_type`, `FieldDef.inline`) are checked against the extractors on every event.
+"""
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+from filter_fakes import FakeRegistry, ev
+
+from chisel.core.event import model
+from chisel.core.fields import registry
+from chisel.core.filter import compile_filter
+from chisel.core.filter.codegen import FunctionWriter, TypeProbe
+from chisel.core.scap_reader import ScapReader
+from chisel.core.state import State
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CAPTURES = sorted(p.stem for p in (DATA / "scap").glob("*.scap"))
+sys.path.insert(0, str(DATA / "filters"))
+from bench import FILTERS as BENCH_FILTERS  # noqa: E402
+
+# Arguments to try for per-type fields that take one.
+_TYPE_ARGS = ("open", "read", "close", "syscall", "nosuch")
+
+
+def table_filters():
+    lines = (DATA / "filters" / "filters.txt").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+ALL_FILTERS = table_filters() + list(BENCH_FILTERS.values()) + [
+    # Fields repeated across branches: the generated code must extract them lazily, once.
+    "evt.type = read or proc.name = bash or (evt.num > 100 and proc.name != cat)",
+    "not (fd.name exists and evt.dir = '<') or fd.name contains lib",
+    "evt.category in (file, net) and not evt.is_io = true",
+    "evt.type glob 'open*' and fd.typechar = f",
+    "evt.type.is.read = 1 or syscall.type = close or evt.io_dir = write",
+]
+
+
+def each_event(capture, on_event):
+    """Replay `capture` through reader and state, calling `on_event(ev)` after `state.process`."""
+    reader = ScapReader(str(DATA / "scap" / f"{capture}.scap"))
+    state = State(reader.snapshot)
+    registry().bind_state(state, snapshot=reader.snapshot)
+    try:
+        for event in reader.events():
+            state.process(event)
+            on_event(event)
+    finally:
+        reader.close()
+
+
+@functools.cache
+def matches(capture, specialize):
+    """{filter: [evt.num matched]} over one replay (stateful fields see the same calls in both)."""
+    compiled = {text: compile_filter(text, specialize=specialize) for text in ALL_FILTERS}
+    hits = {text: [] for text in ALL_FILTERS}
+
+    def on_event(event):
+        for text, flt in compiled.items():
+            if flt.match(event):
+                hits[text].append(event.num)
+    each_event(capture, on_event)
+    return hits
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_specialized_filters_match_the_closure_tree_on_every_event(capture):
+    fast, plain = matches(capture, True), matches(capture, False)
+    for text in ALL_FILTERS:
+        assert fast[text] == plain[text], text
+
+
+def test_the_table_selects_events_on_the_sample_capture():
+    # Guards the comparison above against both paths matching nothing.
+    hits = matches("libs_sample", True)
+    assert len(hits["evt.type != read"]) == 473
+    assert len(hits["evt.is_io=true"]) == 10
+    assert len(hits[BENCH_FILTERS["10 checks, all evaluated"]]) == 323
+
+
+def _per_type_fields():
+    out = []
+    for name in registry().names():
+        fdef = registry().get(name)
+        if fdef.per_type:
+            args = _TYPE_ARGS if fdef.arg is not None else (None,)
+            out += [(fdef, arg) for arg in args]
+    return out
+
+
+def _extract(fdef, event, arg):
+    return fdef.extract(event) if fdef.arg is None else fdef.extract(event, arg)
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_per_type_fields_need_only_the_event_type(capture):
+    fields = _per_type_fields()
+    assert {f.name for f, _ in fields} >= {"evt.type", "evt.dir", "evt.is_io", "fd.name"}
+    checked = set()
+
+    def on_event(event):
+        info = event.info
+        if info.name == "syscall":  # never folded
+            return
+        for fdef, arg in fields:
+            per_type = fdef.per_type(info) if callable(fdef.per_type) else fdef.per_type
+            if not per_type:
+                continue
+            try:
+                folded = _extract(fdef, TypeProbe(info), arg)
+            except AttributeError:  # the filter then decides it per event (codegen._fold_check)
+                continue
+            assert _extract(fdef, event, arg) == folded, (fdef.name, arg, event)
+            checked.add(fdef.name)
+    each_event(capture, on_event)
+    assert {"evt.dir", "evt.type", "fd.name", "fd.uid"} <= checked
+
+
+def _inline_value(fdef, event):
+    """What the generated code reads for an `inline` spec (FunctionWriter.extraction's meaning)."""
+    kind = fdef.inline[0]
+    if kind == "event":
+        return getattr(event, fdef.inline[1])
+    if kind == "thread":
+        return None if event.thread is None else getattr(event.thread, fdef.inline[1])
+    assert kind == "call"
+    return fdef.extract(event)
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_inline_fields_read_what_their_extractors_compute(capture):
+    fields = [registry().get(n) for n in registry().names() if registry().get(n).inline]
+    assert {f.name for f in fields} >= {"evt.num", "proc.name", "proc.pid", "thread.tid"}
+
+    def on_event(event):
+        for fdef in fields:
+            assert _inline_value(fdef, event) == fdef.extract(event), (fdef.name, event)
+    each_event(capture, on_event)
+
+
+# -- generated code, on the fake registry -----------------------------------------------------
+class CountingEvent:
+    """A fake event counting extractions per field."""
+
+    def __init__(self, fields):
+        self.inner = ev(fields)
+        self.type = self.inner.type
+        self.calls = {}
+
+    def get(self, key):
+        self.calls[key] = self.calls.get(key, 0) + 1
+        return self.inner.get(key)
+
+
+REG = FakeRegistry()
+
+
+def test_each_field_is_extracted_once_per_match():
+    flt = compile_filter("proc.name = a or proc.name = b or (proc.pid > 3 and proc.name != c)", REG)
+    event = CountingEvent({"proc.name": "x", "proc.pid": 5})
+    assert flt.match(event) is True
+    assert event.calls == {"proc.name": 1, "proc.pid": 1}
+
+
+def test_a_field_reached_on_one_branch_only_is_extracted_when_reached():
+    flt = compile_filter("(proc.pid = 1 and proc.name = a) or proc.name = x", REG)
+    event = CountingEvent({"proc.name": "x", "proc.pid": 2})
+    assert flt.match(event) is True
+    assert event.calls == {"proc.pid": 1, "proc.name": 1}
+    event = CountingEvent({"proc.name": "x", "proc.pid": 1})
+    assert flt.match(event) is True
+    assert event.calls == {"proc.pid": 1, "proc.name": 1}
+
+
+def test_checks_the_event_type_decides_cost_no_extraction():
+    flt = compile_filter("evt.type in (open, read) and proc.name = cat", REG)
+    other = CountingEvent({"evt.type": "close", "proc.name": "cat"})
+    assert flt.match(other) is False
+    assert other.calls == {}
+    hit = CountingEvent({"evt.type": "read", "proc.name": "cat"})
+    assert flt.match(hit) is True
+    assert hit.calls == {"proc.name": 1}
+
+
+def test_a_missing_field_makes_every_check_false():
+    event = ev({"evt.type": "open"})
+    for text in ("proc.name != cat", "proc.pid != 3", "proc.name = cat", "proc.pid < 3",
+                 "proc.name contains a", "proc.name in (a, b)", "proc.name exists"):
+        assert compile_filter(text, REG).match(event) is False, text
+    assert compile_filter("not proc.name = cat", REG).match(event) is True
+
+
+def test_generated_source_holds_no_user_text():
+    text = "proc.name = \"__import__('os')\" or proc.name contains 'ev.get(1)' or evt.num > 7"
+    reg = registry()
+    from chisel.core.filter import compile as compiler  # noqa: PLC0415
+
+    ast = compiler.parse(text)
+    comp = compiler._Compiler(text, reg)
+    comp.predicate(ast)
+    for i, plan in enumerate(comp.plans.values()):
+        plan.index = i
+    source = FunctionWriter(comp.plans, compiler._cheap_first).source(ast)
+    assert "__import__" not in source and "ev.get(1)" not in source and "proc.name" not in source
+    assert source.startswith("def match(ev):\n")
+
+
+def test_generic_events_are_not_folded():
+    syscall_id = model().ids_for_name("syscall")[0]
+    flt = compile_filter("evt.type = open", REG)
+    event = CountingEvent({"evt.type": "open"})
+    event.type = syscall_id  # a generic event whose syscall is open
+    assert flt.match(event) is True
+    assert event.calls == {"evt.type": 1}
