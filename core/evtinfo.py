@@ -275,23 +275,34 @@ class ArgRenderer:
 
     def info(self, ev):
         """evt.info / evt.args: `name=value ` for every parameter the event carries."""
-        plan = self._info_plans[ev.type]
-        if plan is None:
-            plan = self._info_plans[ev.type] = self._info_plan(ev.info)
-        raw = ev.raw
-        if len(raw) < len(plan):
-            plan = plan[:len(raw)]
-        return "".join([f"{prefix}{render(ev, raw[i], p)} " for i, prefix, render, p in plan])
+        render = self._info_plans[ev.type]
+        if render is None:
+            render = self._info_plans[ev.type] = self._info_function(ev.info)
+        return render(ev)
 
-    def _info_plan(self, info):
-        """Per event id: (index, 'name=', renderer, ParamInfo) for each parameter it shows."""
+    def _info_function(self, info):
+        """Per event id, a function ev -> evt.info text.
+
+        An event carrying exactly its table's parameters (nearly all of them) takes a path
+        unrolled for its count: no loop, no list, one f-string. Fewer or more parameters take
+        the general path, which shows only those both the table and the event have.
+        """
         if info.name == "syscall":
-            return ()  # generic events show their syscall as evt.type and no arguments
-        return tuple((i, f"{p.name}=", self._renderer_for(p), p)
-                     for i, p in enumerate(info.params))
+            return _no_args  # generic events show their syscall as evt.type and no arguments
+        plan = tuple((i, f"{p.name}=", self._renderer_for(p), p) for i, p in enumerate(info.params))
+        count = len(plan)
+
+        def general(ev):
+            raw = ev.raw
+            steps = plan[:len(raw)] if len(raw) < count else plan
+            return "".join([f"{prefix}{render(ev, raw[i], p)} " for i, prefix, render, p in steps])
+
+        unrolled = _UNROLLED.get(count)
+        return general if unrolled is None else unrolled(plan, general)
 
     def _renderer_for(self, p):
-        """The function rendering parameter `p`; plain decimal integers get a dedicated one."""
+        """The function rendering parameter `p`; the most common kinds get one specialised for
+        `p` (its size and signedness bound once instead of looked up per event)."""
         if p.fmt == "PF_DEC" and p.ptype in _PLAIN_INT_TYPES:
             size, signed = p.size, p.ptype in _SIGNED_TYPES or p.ptype in _DEC_AS_SIGNED
 
@@ -301,6 +312,10 @@ class ArgRenderer:
                 return str(int.from_bytes(raw, "little", signed=signed))
 
             return plain_int
+        if p.ptype in ("PT_FD", "PT_FD32"):
+            return _fd_renderer(p.size, p.ptype in _SIGNED_TYPES)
+        if p.ptype == "PT_BYTEBUF" and self.buffer_format == BufferFormat.NORMAL:
+            return _dotted_buffer_renderer(self.max_buffer_chars)
         return self._by_type.get(p.ptype, self._number)
 
     def arg(self, ev, name):
@@ -363,17 +378,7 @@ class ArgRenderer:
     def _fd(self, ev, raw, p):
         if len(raw) != p.size:
             return ""
-        v = raw_int(raw, p.ptype)
-        if v < 0:
-            name = "AT_FDCWD" if v == AT_FDCWD else ERRNO_NAMES.get(-v)
-            return f"{v}({name})" if name else str(v)
-        th = ev.thread
-        if th is None:
-            return str(v)
-        fdi = th.fdtable.get(v)
-        if fdi is None:
-            return str(v)
-        return f"{v}({fd_tag(fdi)}{fdi.name})"
+        return _fd_text(ev, raw_int(raw, p.ptype))
 
     def _pid(self, ev, raw, p):
         if len(raw) != p.size:
@@ -418,12 +423,10 @@ class ArgRenderer:
         return concat_path(base, path)
 
     def _bytebuf(self, ev, raw, p):
-        text = format_buffer(raw, self.buffer_format)
-        limit = self.max_buffer_chars
         # only the default (dotted) form is ever cut; -A/-x/-X/-b show every captured byte
-        if limit is not None and len(text) > limit and self.buffer_format == BufferFormat.NORMAL:
-            text = text[:limit - 3] + "..."
-        return text
+        if self.buffer_format == BufferFormat.NORMAL:
+            return _dotted_buffer_renderer(self.max_buffer_chars)(ev, raw, p)
+        return format_buffer(raw, self.buffer_format)
 
     def _sockaddr(self, ev, raw, p):
         addr = decode_sockaddr(raw)
@@ -536,6 +539,80 @@ class ArgRenderer:
         sub = ParamInfo(p.name, ptype, fmt)
         handler = self._by_type.get(ptype, self._number)
         return handler(ev, raw[1:], sub)
+
+
+def _no_args(ev):
+    return ""
+
+
+def _unrolled1(plan, general):
+    ((i0, n0, r0, p0),) = plan
+
+    def info(ev):
+        raw = ev.raw
+        if len(raw) != 1:
+            return general(ev)
+        return f"{n0}{r0(ev, raw[0], p0)} "
+    return info
+
+
+def _unrolled2(plan, general):
+    (i0, n0, r0, p0), (i1, n1, r1, p1) = plan
+
+    def info(ev):
+        raw = ev.raw
+        if len(raw) != 2:
+            return general(ev)
+        return f"{n0}{r0(ev, raw[0], p0)} {n1}{r1(ev, raw[1], p1)} "
+    return info
+
+
+def _unrolled3(plan, general):
+    (i0, n0, r0, p0), (i1, n1, r1, p1), (i2, n2, r2, p2) = plan
+
+    def info(ev):
+        raw = ev.raw
+        if len(raw) != 3:
+            return general(ev)
+        return f"{n0}{r0(ev, raw[0], p0)} {n1}{r1(ev, raw[1], p1)} {n2}{r2(ev, raw[2], p2)} "
+    return info
+
+
+# parameter count -> builder of the unrolled evt.info function (the I/O calls have 1 to 3)
+_UNROLLED = {1: _unrolled1, 2: _unrolled2, 3: _unrolled3}
+
+
+def _fd_renderer(size, signed):
+    """A PT_FD/PT_FD32 renderer: `3(<f>/etc/passwd)` through the thread's fd table."""
+    def fd(ev, raw, p):
+        if len(raw) != size:
+            return ""
+        return _fd_text(ev, int.from_bytes(raw, "little", signed=signed))
+    return fd
+
+
+def _fd_text(ev, v):
+    """An fd number as evt.info shows it: resolved through the thread's fd table, or its error."""
+    if v < 0:
+        name = "AT_FDCWD" if v == AT_FDCWD else ERRNO_NAMES.get(-v)
+        return f"{v}({name})" if name else str(v)
+    th = ev.thread
+    if th is None:
+        return str(v)
+    fdi = th.fdtable.get(v)
+    if fdi is None:
+        return str(v)
+    return f"{v}({fd_tag(fdi)}{fdi.name})"
+
+
+def _dotted_buffer_renderer(limit):
+    """A PT_BYTEBUF renderer for the default (dotted) form, cut at `limit` characters (None: never)."""
+    def dotted(ev, raw, p):
+        text = raw.translate(_DOT_TABLE).decode("ascii")
+        if limit is not None and len(text) > limit:
+            return text[:limit - 3] + "..."
+        return text
+    return dotted
 
 
 def _as_int32(v):

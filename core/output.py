@@ -331,6 +331,9 @@ class JsonFormatter:
             self._direct[field] = _event_ts
         self._encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
         self._gate = PrintGate()
+        self._default_fields = self.fields == _DEFAULT_JSON_KEYS
+        self._json_parts = [None] * len(model().events)  # per event id, built on first use
+        self._comm_texts = {}  # comm -> its JSON text
 
     @classmethod
     def from_format(cls, fmt, registry=None, **kwargs):
@@ -358,7 +361,7 @@ class JsonFormatter:
     def format(self, ev):
         if not self._gate.allows(ev):
             return None
-        if self.fields == _DEFAULT_JSON_KEYS:
+        if self._default_fields:
             return self._default_record_text(ev)
         obj = self.record(ev)
         if not self.print_all and None in obj.values():
@@ -366,14 +369,44 @@ class JsonFormatter:
         return self._encoder.encode(obj)
 
     def _default_record_text(self, ev):
-        """The default field set written directly: the same text the encoder gives, faster."""
-        text = self._encoder.encode
+        """The default field set written directly: the same text the encoder gives, faster.
+
+        Per event id the constant middle (`"evt.dir":"<","evt.info":` and the type name) is
+        built once; a thread's comm is encoded once per distinct name.
+        """
+        parts = self._json_parts[ev.type]
+        if parts is None:
+            parts = self._json_parts[ev.type] = _json_parts(ev.info)
+        dir_info, type_name = parts
+        if type_name is None:
+            type_name = _json_text(event_type_name(ev))
         th = ev.thread
         if th is not None:
-            comm, tid = text(th.comm), th.tid
+            comm = self._comm_texts.get(th.comm)
+            if comm is None:
+                comm = self._comm_text(th.comm)
+            tid = th.tid
         else:
             comm, tid = "null", signed_tid(ev.tid)
-        return (f'{{"evt.cpu":{ev.cpu},"evt.dir":"{ev.info.dir}",'
-                f'"evt.info":{text(self.renderer.info(ev))},"evt.num":{ev.num},'
-                f'"evt.outputtime":{ev.ts},"evt.type":{text(event_type_name(ev))},'
+        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{_json_text(self.renderer.info(ev))},'
+                f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
                 f'"proc.name":{comm},"thread.tid":{tid}}}')
+
+    def _comm_text(self, comm):
+        texts = self._comm_texts
+        if len(texts) >= _COMM_CACHE_SIZE:
+            texts.clear()  # a bound, not an LRU: distinct comms are few in practice
+        text = texts[comm] = _json_text(comm)
+        return text
+
+
+_COMM_CACHE_SIZE = 4096
+# A str as JSON text, ensure_ascii=False: the C function JSONEncoder.encode calls for a str.
+_json_text = json.encoder.encode_basestring
+
+
+def _json_parts(info):
+    """The constant pieces of an event id's default JSON record: `"evt.dir":"<","evt.info":` and
+    the evt.type value (None for generic events, whose name depends on the event)."""
+    dir_info = f'"evt.dir":{_json_text(info.dir)},"evt.info":'
+    return dir_info, (None if info.name == "syscall" else _json_text(info.name))
