@@ -1,14 +1,17 @@
 """In-kernel I/O aggregation, userspace half: the kernel's cumulative totals become `IoTotals` deltas.
 
 With `ProbePlan.aggregate_io` the exit programs of the I/O syscalls add their results to the
-`io_totals` hash map, keyed by (tgid, fd), instead of emitting one record per call (see
-`bpf_common.c`). The values only ever grow, so this side keeps the last value it saw and hands
-the chisels the difference:
+`io_totals` hash map, keyed by (tgid, fd, exec generation), instead of emitting one record per
+call (see `bpf_common.c`). The values only ever grow, so this side keeps the last value it saw
+and hands the chisels the difference, with the fd resolved through the state:
 - every FLUSH_INTERVAL_S of event time the whole map is read (never reset: a reset would race
   with the kernel's adds);
-- close's enter record carries the fd's final values, moved out of the map by the kernel, so the
-  part after the last read is not lost and a reused fd number starts a new entry (`born`, the
-  entry's creation time, tells the two apart);
+- the enter records of close, dup2 and dup3 carry the final values of the fd they close, moved
+  out of the map by the kernel, so the part after the last read is not lost and a reused fd
+  number starts a new entry (`born`, the entry's creation time, tells the two apart);
+- an execve enter starts a new generation of the process's keys in the kernel; here it flushes
+  and deletes the older ones while the state still has the fds close-on-exec will close, and
+  keys of a generation whose execve was not seen yet wait for it;
 - a process's exit flushes and deletes its entries (the kernel closes its fds without a close).
 
 `KernelAggregator` does this as the dispatcher's first handler, so a chisel's interval tick (on
@@ -21,7 +24,7 @@ from typing import NamedTuple
 
 from chisel.plugins.api import IoTotals
 
-from .probes import CLOSE_TOTALS_PARAMS, IO_TOTALS_MAP
+from .probes import FD_TOTALS_PARAMS, IO_TOTALS_MAP
 
 FLUSH_INTERVAL_S = 0.1
 # Map reads a (tgid, fd, born) may stay unseen before its last value is forgotten. An entry leaves
@@ -29,9 +32,10 @@ FLUSH_INTERVAL_S = 0.1
 # needs the last value. Only a close record lost to a full ring leaves an entry unclaimed.
 FORGET_AFTER_FLUSHES = 100
 
-_KEY = struct.Struct("<II")  # struct fdkey_t
+_KEY = struct.Struct("<IIII")  # struct iokey_t: tgid, fd, gen, padding
 _VALUE = struct.Struct("<QQQQQ")  # struct iototal_t
 _U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
 
 
 class Counters(NamedTuple):
@@ -53,22 +57,35 @@ class Counters(NamedTuple):
 ZERO = Counters()
 
 
+class Entry(NamedTuple):
+    """One `io_totals` map entry, parsed."""
+
+    tgid: int
+    fd: int
+    gen: int
+    born: int
+    values: Counters
+
+
 def parse_entry(key, value):
-    """(tgid, fd, born, Counters) of one raw `io_totals` map entry."""
-    tgid, fd = _KEY.unpack(key)
+    """The `Entry` of one raw `io_totals` map entry."""
+    tgid, fd, gen, _pad = _KEY.unpack(key)
     bytes_in, bytes_out, ops_in, ops_out, born = _VALUE.unpack(value)
-    return tgid, fd, born, Counters(bytes_in, bytes_out, ops_in, ops_out)
+    return Entry(tgid, fd, gen, born, Counters(bytes_in, bytes_out, ops_in, ops_out))
 
 
-def close_totals(ev):
-    """(born, Counters) carried by an aggregating run's close enter event, or None without any."""
+def closed_fd_totals(ev):
+    """(fd, born, Counters) an aggregating run's close/dup enter event carries, or None.
+
+    None too when the event carries none (not aggregating) or the fd had no entry (born 0).
+    """
     raw = ev.raw
-    if len(raw) < 1 + CLOSE_TOTALS_PARAMS:
+    if len(raw) < 1 + FD_TOTALS_PARAMS:
         return None
-    bytes_in, bytes_out, ops_in, ops_out, born = (_U64.unpack(raw[i])[0] for i in range(1, 6))
+    bytes_in, bytes_out, ops_in, ops_out, born = (_U64.unpack(v)[0] for v in raw[1 - FD_TOTALS_PARAMS:])
     if not born:
-        return None  # the fd saw no aggregated call since the last close of its number
-    return born, Counters(bytes_in, bytes_out, ops_in, ops_out)
+        return None
+    return _I64.unpack(raw[-FD_TOTALS_PARAMS])[0], born, Counters(bytes_in, bytes_out, ops_in, ops_out)
 
 
 class DeltaTracker:
@@ -79,20 +96,20 @@ class DeltaTracker:
 
     def __init__(self, forget_after=FORGET_AFTER_FLUSHES):
         self.forget_after = forget_after
-        self._seen = {}  # (tgid, fd, born) -> Counters
-        self._unseen_for = {}  # (tgid, fd, born) -> map reads it was missing from
+        self._seen = {}  # (tgid, fd, gen, born) -> Counters
+        self._unseen_for = {}  # (tgid, fd, gen, born) -> map reads it was missing from
 
     def scan(self, entries):
-        """[(tgid, fd, delta)] for the entries (tgid, fd, born, Counters) that changed."""
+        """[(tgid, fd, delta)] for the `Entry`s that changed; the others are aged."""
         changed = []
         present = set()
-        for tgid, fd, born, values in entries:
-            key = (tgid, fd, born)
+        for entry in entries:
+            key = entry[:4]
             present.add(key)
-            delta = values.minus(self._seen.get(key, ZERO))
+            delta = entry.values.minus(self._seen.get(key, ZERO))
             if not delta.empty:
-                changed.append((tgid, fd, delta))
-                self._seen[key] = values
+                changed.append((entry.tgid, entry.fd, delta))
+                self._seen[key] = entry.values
         self._age(present)
         return changed
 
@@ -107,9 +124,9 @@ class DeltaTracker:
             else:
                 self._unseen_for[key] = missed
 
-    def closed(self, tgid, fd, born, final):
-        """What a closed fd's final values add to what was already handed out; forgets the fd."""
-        key = (tgid, fd, born)
+    def closed(self, tgid, fd, gen, born, final):
+        """What an entry's final values add to what was already handed out; forgets the entry."""
+        key = (tgid, fd, gen, born)
         delta = final.minus(self._seen.get(key, ZERO))
         self.forget(key)
         return delta
@@ -127,11 +144,12 @@ class KernelAggregator:
 
     `io_map`: the `io_totals` map (`items()` of raw (key, value) bytes, `delete(key)`); `state`:
     the run's `State`, which resolves a (tgid, fd) to its thread and `FdInfo`; `deliver(records)`
-    passes a non-empty list of `IoTotals` to the chisels. It subscribes to close (the final totals
-    of an fd) and procexit (the end of a process's fds) and ticks every FLUSH_INTERVAL_S.
+    passes a non-empty list of `IoTotals` to the chisels. It subscribes to close and dup (the final
+    totals of the fd they close), execve (a new generation) and procexit (the end of a process's
+    fds), and ticks every FLUSH_INTERVAL_S.
     """
 
-    events = frozenset({"close", "procexit"})
+    events = frozenset({"close", "dup", "execve", "execveat", "procexit"})
     name = "kernel-aggregation"
 
     def __init__(self, io_map, state, deliver, tracker=None):
@@ -139,17 +157,27 @@ class KernelAggregator:
         self.state = state
         self.deliver = deliver
         self.tracker = tracker if tracker is not None else DeltaTracker()
+        self.generation = {}  # tgid -> execve enters seen: the kernel's generation, in event order
         self.last_ts = None
 
     # -- the handler interface the dispatcher calls -----------------------------------------------
 
     def on_event(self, ev):
         self.last_ts = ev.ts
-        if ev.info.name == "close":
-            if ev.info.dir == ">":
-                self._closed(ev)
-        elif ev.thread is not None and ev.thread.tid == ev.thread.pid:
-            self.flush_process(ev.thread.pid, ev.ts)
+        thread = ev.thread
+        if ev.info.dir != ">" or thread is None:
+            return
+        name = ev.info.name
+        if name in ("close", "dup"):
+            self._fd_closed(ev, thread.pid)
+        elif name == "procexit":
+            if thread.tid == thread.pid:
+                self.flush_process(thread.pid, ev.ts)
+                self.generation.pop(thread.pid, None)
+        else:  # execve, execveat: before the state drops the close-on-exec fds
+            gen = self.generation.get(thread.pid, 0)
+            self.flush_process(thread.pid, ev.ts, up_to_gen=gen)
+            self.generation[thread.pid] = gen + 1
 
     def on_interval(self, now_ns, delta_ns):
         self.flush(now_ns)
@@ -160,33 +188,35 @@ class KernelAggregator:
     # -- flushing ---------------------------------------------------------------------------------
 
     def flush(self, ts):
-        """Hand out what every fd added since the last flush."""
-        entries = [parse_entry(k, v) for k, v in self.io_map.items()]
+        """Hand out what every fd added since the last flush (generations already seen start)."""
+        generation = self.generation
+        entries = [e for e in (parse_entry(k, v) for k, v in self.io_map.items())
+                   if e.gen <= generation.get(e.tgid, 0)]
         self._deliver(ts, self.tracker.scan(entries))
 
-    def flush_process(self, tgid, ts):
-        """A process ended: hand out its fds' last totals and delete their entries."""
+    def flush_process(self, tgid, ts, up_to_gen=None):
+        """Hand out the last totals of a process's entries (of generations up to `up_to_gen`; all
+        when None) and delete them: the process exited, or execve is about to close fds."""
         changed = []
         for key, value in self.io_map.items():
-            entry_tgid, fd, born, values = parse_entry(key, value)
-            if entry_tgid != tgid:
+            entry = parse_entry(key, value)
+            if entry.tgid != tgid or (up_to_gen is not None and entry.gen > up_to_gen):
                 continue
-            delta = self.tracker.closed(tgid, fd, born, values)
+            delta = self.tracker.closed(*entry)
             if not delta.empty:
-                changed.append((tgid, fd, delta))
+                changed.append((tgid, entry.fd, delta))
             self.io_map.delete(key)
-        self._deliver(ts, changed, closed=True)
+        self._deliver(ts, changed, closed=up_to_gen is None)
 
-    def _closed(self, ev):
-        carried = close_totals(ev)
-        if carried is None or ev.thread is None:
+    def _fd_closed(self, ev, tgid):
+        carried = closed_fd_totals(ev)
+        if carried is None:
             return
-        born, final = carried
-        fdnum = ev.fdnum if ev.fdnum is not None else _fd_param(ev)
-        delta = self.tracker.closed(ev.thread.pid, fdnum, born, final)
+        fdnum, born, final = carried
+        delta = self.tracker.closed(tgid, fdnum, self.generation.get(tgid, 0), born, final)
         if not delta.empty:
-            self.deliver([IoTotals(ev.ts, self._main_thread(ev.thread.pid) or ev.thread, fdnum, ev.fd,
-                                   *delta, closed=True)])
+            thread = self._main_thread(tgid) or ev.thread
+            self.deliver([IoTotals(ev.ts, thread, fdnum, thread.fdtable.get(fdnum), *delta, closed=True)])
 
     def _deliver(self, ts, changed, closed=False):
         records = []
@@ -199,10 +229,6 @@ class KernelAggregator:
 
     def _main_thread(self, tgid):
         return self.state.thread(tgid) if self.state is not None else None
-
-
-def _fd_param(ev):
-    return struct.unpack("<q", ev.raw[0])[0]
 
 
 class BccTableMap:

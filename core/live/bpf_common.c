@@ -205,17 +205,38 @@ static __always_inline u8 *get_buf(void)
 
 #ifdef AGGREGATE_IO
 /* In-kernel I/O totals: instead of a record per read/write, the exit programs add the result to
- * cumulative counters per (tgid, fd). Userspace reads the map on each interval and turns the
- * cumulative values into deltas (it never resets an entry: that would race with these adds).
- * close's enter program moves the entry's final values into its own record and deletes it, so a
- * reused fd number starts a new entry; `born` tells the generations of one (tgid, fd) apart. */
+ * cumulative counters per (tgid, fd, exec generation). Userspace reads the map on each interval
+ * and turns the cumulative values into deltas (it never resets an entry: that would race with
+ * these adds). An fd closed by close or replaced by dup2/dup3 has its entry moved into that
+ * call's enter record and deleted, so a reused fd number starts a new entry (`born` tells the
+ * generations of one key apart). execve closes fds silently (close-on-exec): each execve enter
+ * starts a new generation of the process's keys, so I/O after it never mixes with I/O before. */
+struct iokey_t { u32 tgid; u32 fd; u32 gen; u32 pad; };
 struct iototal_t { u64 bytes_in; u64 bytes_out; u64 ops_in; u64 ops_out; u64 born; };
-BPF_HASH(io_totals, struct fdkey_t, struct iototal_t, IO_TOTALS_MAX);
+BPF_HASH(io_totals, struct iokey_t, struct iototal_t, IO_TOTALS_MAX);
+BPF_TABLE("lru_hash", u32, u32, exec_gen, 65536);  /* tgid -> execve enters seen */
+
+static __always_inline void io_key(struct iokey_t *k, u32 tgid, u64 fd)
+{
+    u32 *gen = exec_gen.lookup(&tgid);
+    k->tgid = tgid;
+    k->fd = (u32)fd;
+    k->gen = gen ? *gen : 0;
+    k->pad = 0;
+}
+
+static __always_inline void exec_bump(u32 tgid)
+{
+    u32 *gen = exec_gen.lookup(&tgid);
+    u32 next = gen ? *gen + 1 : 1;
+    exec_gen.update(&tgid, &next);
+}
 
 /* A full map loses this call's counts: counted as a drop, never silent. */
 static __always_inline void io_add(u32 tgid, u64 fd, long ret, int is_write)
 {
-    struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
+    struct iokey_t k;
+    io_key(&k, tgid, fd);
     struct iototal_t *t = io_totals.lookup(&k);
     if (!t) {
         struct iototal_t fresh = {};
@@ -275,23 +296,26 @@ static __always_inline u32 put_int(u8 *b, u32 off, u64 v, int size)
 }
 
 #ifdef AGGREGATE_IO
-/* close's enter record, parameters 1-5: the fd's final totals (bytes in, bytes out, ops in, ops
- * out, born; all 0 when it had none), moved out of the map so a reused fd number starts afresh. */
-static __always_inline u32 put_io_totals(u8 *b, u32 off, u32 tgid, u64 fd)
+/* The last FD_TOTALS_PARAMS parameters of close's and dup's enter records, from index `first`:
+ * the fd the call closes and its final totals (bytes in, bytes out, ops in, ops out, born; all 0
+ * when it had none or `take` is 0), moved out of the map so a reused fd number starts afresh. */
+static __always_inline u32 put_io_totals(u8 *b, u32 off, int first, u32 tgid, u64 fd, int take)
 {
-    struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
+    struct iokey_t k;
     struct iototal_t t = {};
-    struct iototal_t *found = io_totals.lookup(&k);
+    io_key(&k, tgid, fd);
+    struct iototal_t *found = take ? io_totals.lookup(&k) : 0;
     if (found) {
         t = *found;
         io_totals.delete(&k);
     }
     u32 start = off;
-    SET_LEN(b, 1, 8); off += put_int(b, off, t.bytes_in, 8);
-    SET_LEN(b, 2, 8); off += put_int(b, off, t.bytes_out, 8);
-    SET_LEN(b, 3, 8); off += put_int(b, off, t.ops_in, 8);
-    SET_LEN(b, 4, 8); off += put_int(b, off, t.ops_out, 8);
-    SET_LEN(b, 5, 8); off += put_int(b, off, t.born, 8);
+    SET_LEN(b, first, 8); off += put_int(b, off, (u64)(s64)(s32)fd, 8);
+    SET_LEN(b, first + 1, 8); off += put_int(b, off, t.bytes_in, 8);
+    SET_LEN(b, first + 2, 8); off += put_int(b, off, t.bytes_out, 8);
+    SET_LEN(b, first + 3, 8); off += put_int(b, off, t.ops_in, 8);
+    SET_LEN(b, first + 4, 8); off += put_int(b, off, t.ops_out, 8);
+    SET_LEN(b, first + 5, 8); off += put_int(b, off, t.born, 8);
     return off - start;
 }
 #endif

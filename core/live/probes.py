@@ -23,7 +23,7 @@ MIN_SNAP_BUCKET, MAX_SNAP_BUCKET = 128, 8192
 RB_PAGES = 4096  # 16 MiB ring buffer
 IO_TOTALS_MAX = 65536  # (tgid, fd) pairs an aggregating plan keeps I/O totals for
 IO_TOTALS_MAP = "io_totals"  # the map's name, as userspace opens it
-CLOSE_TOTALS_PARAMS = 5  # extra close-enter parameters carrying the closed fd's totals
+FD_TOTALS_PARAMS = 6  # parameters added to close/dup2/dup3 enter records: the fd and its totals
 
 # Largest value (bytes) each parameter source kind can write; fixes the record capacity.
 _KIND_MAX = {
@@ -50,8 +50,9 @@ class ProbePlan:
     `snap_bucket`: power of two >= snaplen; `axes`: frozenset of enabled filter axes (AXES);
     `formats`: tuple of (syscall, (arg names...)) for the attached syscalls.
     `aggregate_io`: the I/O syscalls in `specs.AGGREGATED_SYSCALLS` add their results to the
-    `io_totals` map instead of emitting events, and close's enter event carries the closed fd's
-    final totals as parameters 1-5 (see `core/live/aggregate.py`).
+    `io_totals` map instead of emitting events; the enter events of close, dup2 and dup3 end with
+    FD_TOTALS_PARAMS more parameters, the fd they close and its final totals (see
+    `core/live/aggregate.py`).
     """
 
     syscalls: frozenset
@@ -222,18 +223,23 @@ def _enter_program(spec, argnames, plan):
     if "fds" in plan.axes and spec.fd_arg is not None:
         lines += [f"    if (!fd_wanted(id >> 32, s.a[{spec.fd_arg}]))", "        return 0;"]
     lines.append("    saved.update(&tid, &s);")
+    if plan.aggregate_io and spec.exit_layout == "execve":
+        lines.append("    exec_bump(id >> 32);")
     if plan.aggregates(spec.name):
         # the exit adds up the result; the enter only saves the arguments
         return lines + ["    (void)ret; (void)off; (void)n;", "    return 0;", "}", ""]
-    close_totals = plan.aggregate_io and spec.fd_role == "close"
-    nparams = len(spec.enter) + (CLOSE_TOTALS_PARAMS if close_totals else 0)
+    # what close, dup2 and dup3 close: fd a[0], or newfd a[1] unless it is oldfd itself
+    closes = {"close": ("s.a[0]", "1"), "dup2": ("s.a[1]", "s.a[1] != s.a[0]")}.get(spec.fd_role)
+    closes = closes if plan.aggregate_io else None
+    nparams = len(spec.enter) + (FD_TOTALS_PARAMS if closes else 0)
     lines += ["    u8 *b = get_buf();",
               "    if (!b)",
               "        return 0;",
               f"    off = begin(b, {spec.enter_id}, {nparams});"]
     lines += _emit_params(spec.enter, spec)
-    if close_totals:
-        lines.append("    off += put_io_totals(b, off, id >> 32, s.a[0]);")
+    if closes:
+        fd, take = closes
+        lines.append(f"    off += put_io_totals(b, off, {len(spec.enter)}, id >> 32, {fd}, {take});")
     lines += ["    (void)ret; (void)n;", "    submit(b, off);", "    return 0;", "}", ""]
     return lines
 
@@ -317,6 +323,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     if ((u32)id == tgid) {
 #ifdef AXIS_TRACED
         traced.delete(&tgid);
+#endif
+#ifdef AGGREGATE_IO
+        exec_gen.delete(&tgid);
 #endif
         exit_code.delete(&tgid);
     }

@@ -15,7 +15,8 @@ from chisel.core.live.aggregate import (
     Counters,
     DeltaTracker,
     KernelAggregator,
-    close_totals,
+    Entry,
+    closed_fd_totals,
     engine_accepts_aggregation,
     parse_entry,
 )
@@ -26,8 +27,8 @@ from chisel.core.threadinfo import FdInfo, ThreadInfo
 from chisel.plugins import Chisel, Context, IoTotals
 
 
-def _key(tgid, fd):
-    return struct.pack("<II", tgid, fd)
+def _key(tgid, fd, gen=0):
+    return struct.pack("<IIII", tgid, fd, gen, 0)
 
 
 def _value(bytes_in, bytes_out, ops_in, ops_out, born):
@@ -40,8 +41,8 @@ class FakeMap:
     def __init__(self):
         self.entries = {}
 
-    def set(self, tgid, fd, born, *counters):
-        self.entries[_key(tgid, fd)] = _value(*counters, born)
+    def set(self, tgid, fd, born, *counters, gen=0):
+        self.entries[_key(tgid, fd, gen)] = _value(*counters, born)
 
     def items(self):
         return list(self.entries.items())
@@ -64,55 +65,66 @@ def _process(pid, comm, fds):
     return thread
 
 
-def _close_enter(thread, fdnum, fd, totals, ts=5_000):
-    raw = [struct.pack("<q", fdnum)] + [struct.pack("<Q", v) for v in totals]
-    info = SimpleNamespace(name="close", dir=">")
-    return SimpleNamespace(info=info, raw=raw, thread=thread, fd=fd, fdnum=fdnum, ts=ts)
+def _event(name, thread, raw=(), ts=5_000):
+    return SimpleNamespace(info=SimpleNamespace(name=name, dir=">"), raw=list(raw), thread=thread, ts=ts)
+
+
+def _fd_closing(name, thread, first_params, closed_fd, totals, ts=5_000):
+    """A close/dup enter event of an aggregating run: its own params, then the closed fd's totals."""
+    raw = [struct.pack("<q", v) for v in (*first_params, closed_fd)] + [struct.pack("<Q", v) for v in totals]
+    return _event(name, thread, raw, ts)
+
+
+def _close_enter(thread, fdnum, totals, ts=5_000):
+    return _fd_closing("close", thread, (fdnum,), fdnum, totals, ts)
 
 
 def _procexit(thread, ts=9_000):
-    return SimpleNamespace(info=SimpleNamespace(name="procexit", dir=">"), raw=[], thread=thread,
-                           fd=None, fdnum=None, ts=ts)
+    return _event("procexit", thread, ts=ts)
 
 
 # -- the pure bookkeeping -------------------------------------------------------------------------
 
 
 def test_parse_entry_reads_the_kernel_layout():
-    assert parse_entry(_key(42, 7), _value(1, 2, 3, 4, 99)) == (42, 7, 99, Counters(1, 2, 3, 4))
+    assert parse_entry(_key(42, 7, 2), _value(1, 2, 3, 4, 99)) == Entry(42, 7, 2, 99, Counters(1, 2, 3, 4))
+
+
+def _entry(tgid, fd, born, *values, gen=0):
+    return Entry(tgid, fd, gen, born, Counters(*values))
 
 
 def test_scan_hands_out_only_what_grew_since_the_last_look():
     tracker = DeltaTracker()
-    assert tracker.scan([(1, 3, 100, Counters(10, 0, 1, 0))]) == [(1, 3, Counters(10, 0, 1, 0))]
-    assert tracker.scan([(1, 3, 100, Counters(10, 0, 1, 0))]) == []
-    assert tracker.scan([(1, 3, 100, Counters(25, 4, 2, 1))]) == [(1, 3, Counters(15, 4, 1, 1))]
+    assert tracker.scan([_entry(1, 3, 100, 10, 0, 1, 0)]) == [(1, 3, Counters(10, 0, 1, 0))]
+    assert tracker.scan([_entry(1, 3, 100, 10, 0, 1, 0)]) == []
+    assert tracker.scan([_entry(1, 3, 100, 25, 4, 2, 1)]) == [(1, 3, Counters(15, 4, 1, 1))]
 
 
 def test_close_adds_what_came_after_the_last_scan_and_forgets_the_fd():
     tracker = DeltaTracker()
-    tracker.scan([(1, 3, 100, Counters(10, 0, 1, 0))])
-    assert tracker.closed(1, 3, 100, Counters(17, 5, 2, 1)) == Counters(7, 5, 1, 1)
+    tracker.scan([_entry(1, 3, 100, 10, 0, 1, 0)])
+    assert tracker.closed(1, 3, 0, 100, Counters(17, 5, 2, 1)) == Counters(7, 5, 1, 1)
     assert len(tracker) == 0
 
 
 def test_close_of_an_fd_never_scanned_hands_out_everything():
-    assert DeltaTracker().closed(1, 3, 100, Counters(17, 5, 2, 1)) == Counters(17, 5, 2, 1)
+    assert DeltaTracker().closed(1, 3, 0, 100, Counters(17, 5, 2, 1)) == Counters(17, 5, 2, 1)
 
 
 def test_a_reused_fd_number_is_a_new_generation_even_before_the_old_close_arrives():
     # fd 3 is closed (its entry leaves the map) and reopened (a new entry, a new born) before the
     # close record reaches userspace: both generations add up exactly, nothing twice.
     tracker = DeltaTracker()
-    tracker.scan([(1, 3, 100, Counters(10, 0, 1, 0))])
-    assert tracker.scan([(1, 3, 200, Counters(0, 8, 0, 1))]) == [(1, 3, Counters(0, 8, 0, 1))]
-    assert tracker.closed(1, 3, 100, Counters(12, 0, 2, 0)) == Counters(2, 0, 1, 0)
-    assert tracker.scan([(1, 3, 200, Counters(0, 9, 0, 2))]) == [(1, 3, Counters(0, 1, 0, 1))]
+    tracker.scan([_entry(1, 3, 100, 10, 0, 1, 0)])
+    assert tracker.scan([_entry(1, 3, 200, 0, 8, 0, 1)]) == [(1, 3, Counters(0, 8, 0, 1))]
+    assert tracker.closed(1, 3, 0, 100, Counters(12, 0, 2, 0)) == Counters(2, 0, 1, 0)
+    assert tracker.scan([_entry(1, 3, 200, 0, 9, 0, 2)]) == [(1, 3, Counters(0, 1, 0, 1))]
 
 
 def test_an_entry_unseen_for_forget_after_scans_is_forgotten():
     tracker = DeltaTracker(forget_after=3)
-    tracker.scan([(1, 3, 100, Counters(10, 0, 1, 0))])
+    tracker.scan([_entry(1, 3, 100, 10, 0, 1, 0)])
     tracker.scan([])
     tracker.scan([])
     assert len(tracker) == 1
@@ -120,11 +132,12 @@ def test_an_entry_unseen_for_forget_after_scans_is_forgotten():
     assert len(tracker) == 0
 
 
-def test_close_totals_reads_the_extra_close_parameters():
-    ev = _close_enter(None, 3, None, (11, 22, 3, 4, 777))
-    assert close_totals(ev) == (777, Counters(11, 22, 3, 4))
-    assert close_totals(_close_enter(None, 3, None, (0, 0, 0, 0, 0))) is None  # no entry
-    assert close_totals(SimpleNamespace(raw=[struct.pack("<q", 3)])) is None  # not aggregating
+def test_closed_fd_totals_reads_the_last_six_parameters():
+    assert closed_fd_totals(_close_enter(None, 3, (11, 22, 3, 4, 777))) == (3, 777, Counters(11, 22, 3, 4))
+    dup2 = _fd_closing("dup", None, (5,), 1, (0, 9, 0, 1, 55))  # dup2(5, 1) closes fd 1
+    assert closed_fd_totals(dup2) == (1, 55, Counters(0, 9, 0, 1))
+    assert closed_fd_totals(_close_enter(None, 3, (0, 0, 0, 0, 0))) is None  # no entry
+    assert closed_fd_totals(SimpleNamespace(raw=[struct.pack("<q", 3)])) is None  # not aggregating
 
 
 # -- the aggregator over a fake map and state -----------------------------------------------------
@@ -167,11 +180,31 @@ def test_close_record_delivers_the_rest_and_the_next_flush_does_not_repeat_it(wo
     world.agg.on_interval(1_000, 100)
     del world.map.entries[_key(100, 3)]  # the kernel moved it into the close record
     world.delivered.clear()
-    world.agg.on_event(_close_enter(world.proc, 3, world.log, (0, 1500, 0, 2, 1)))
+    world.agg.on_event(_close_enter(world.proc, 3, (0, 1500, 0, 2, 1)))
     assert _summary(world.delivered) == [(100, 3, "/tmp/log", 0, 500, 0, 1, True)]
     world.delivered.clear()
     world.agg.on_interval(2_000, 100)
     assert world.delivered == []
+
+
+def test_dup2_over_an_open_fd_flushes_the_replaced_file(world):
+    world.map.set(100, 3, 1, 0, 64, 0, 1)
+    world.agg.on_event(_fd_closing("dup", world.proc, (4,), 3, (0, 64, 0, 1, 1)))  # dup2(4, 3)
+    assert _summary(world.delivered) == [(100, 3, "/tmp/log", 0, 64, 0, 1, True)]
+
+
+def test_execve_flushes_the_generation_before_it_and_holds_back_the_next(world):
+    world.map.set(100, 3, 1, 0, 10, 0, 1)  # before the exec
+    world.map.set(100, 3, 2, 7, 0, 1, 0, gen=1)  # after it: another file may hold fd 3 by then
+    world.agg.on_interval(1_000, 100)
+    assert _summary(world.delivered) == [(100, 3, "/tmp/log", 0, 10, 0, 1, False)]
+    world.delivered.clear()
+    world.agg.on_event(_event("execve", world.proc))
+    assert world.delivered == []  # nothing new in generation 0
+    assert list(world.map.entries) == [_key(100, 3, 1)]
+    world.proc.fdtable[3] = FdInfo(3, "file", "/tmp/script")  # what the new image opened
+    world.agg.on_interval(2_000, 100)
+    assert _summary(world.delivered) == [(100, 3, "/tmp/script", 7, 0, 1, 0, False)]
 
 
 def test_process_exit_flushes_and_deletes_only_that_process_entries(world):
@@ -288,7 +321,8 @@ def test_engine_acceptance_is_read_from_the_signature():
 
 
 def _plan(aggregate_io):
-    return probes.ProbePlan(syscalls=frozenset({"read", "write", "close", "openat"}), procexit=True,
+    return probes.ProbePlan(syscalls=frozenset({"read", "write", "close", "openat", "dup2", "execve"}),
+                            procexit=True,
                             snap_bucket=128, axes=frozenset(), formats=(), aggregate_io=aggregate_io)
 
 
@@ -297,14 +331,17 @@ def test_an_aggregating_plan_adds_up_reads_and_writes_instead_of_emitting_them()
     assert "#define AGGREGATE_IO 1" in src
     assert src.count("io_add(") == 3  # the helper's definition and the read and write exits
     assert "io_add(id >> 32, s.a[0], ret, 0);" in src and "io_add(id >> 32, s.a[0], ret, 1);" in src
-    assert "off = begin(b, 4, 6);" in src  # close enter: fd and the five totals
+    assert "off = begin(b, 4, 7);" in src  # close enter: its fd, then the closed fd and 5 totals
+    assert "put_io_totals(b, off, 1, id >> 32, s.a[0], 1);" in src
     assert "off = begin(b, 6," not in src and "off = begin(b, 7," not in src  # no read records
+    assert "put_io_totals(b, off, 1, id >> 32, s.a[1], s.a[1] != s.a[0]);" in src  # dup2 newfd
+    assert "exec_bump(id >> 32);" in src
 
 
 def test_the_default_plan_is_unchanged():
     src = probes.generate_source(_plan(False))
     assert "AGGREGATE_IO" not in src.split("#include")[0]
-    assert "io_add(id" not in src
+    assert "io_add(id" not in src and "put_io_totals(b" not in src and "exec_bump(id" not in src
     assert "off = begin(b, 4, 1);" in src and "off = begin(b, 7, 2);" in src
     assert probes.generate_source(_plan(False)) == src  # deterministic
 
