@@ -57,6 +57,54 @@ def _lengths_struct(n, large):
     return st
 
 
+def _split_any(buf, p, nparams, large):
+    """(raw values, end offset) of `nparams` parameters whose lengths start at `buf[p]`."""
+    st = _lengths_struct(nparams, large)
+    lens = st.unpack_from(buf, p)
+    p += st.size
+    raw = [buf[a:a + n] for a, n in zip(accumulate(lens, initial=p), lens)]
+    return raw, p + sum(lens)
+
+
+# Unrolled splitters for the common small parameter counts (u16 lengths): the reader's hot path,
+# with no zip/accumulate machinery per event. Each returns (raw values, end offset).
+def _split0(buf, p):
+    return [], p
+
+
+def _split1(buf, p, u=struct.Struct("<H").unpack_from):
+    (a,) = u(buf, p)
+    p += 2
+    return [buf[p:p + a]], p + a
+
+
+def _split2(buf, p, u=struct.Struct("<2H").unpack_from):
+    a, b = u(buf, p)
+    p += 4
+    q = p + a
+    return [buf[p:q], buf[q:q + b]], q + b
+
+
+def _split3(buf, p, u=struct.Struct("<3H").unpack_from):
+    a, b, c = u(buf, p)
+    p += 6
+    q = p + a
+    r = q + b
+    return [buf[p:q], buf[q:r], buf[r:r + c]], r + c
+
+
+def _split4(buf, p, u=struct.Struct("<4H").unpack_from):
+    a, b, c, d = u(buf, p)
+    p += 8
+    q = p + a
+    r = q + b
+    t = r + c
+    return [buf[p:q], buf[q:r], buf[r:t], buf[t:t + d]], t + d
+
+
+_SPLITTERS = {0: _split0, 1: _split1, 2: _split2, 3: _split3, 4: _split4}
+
+
 class ScapReader:
     """A capture file opened for reading: `.snapshot`, `.events()`, `.close()`.
 
@@ -255,6 +303,7 @@ class ScapReader:
         self._events_started = True
         infos = model().events
         ninfos = len(infos)
+        make = Event.from_source
         event_blocks = blk.EVENT_BLOCKS
         num = 0
         buf, pos = self._buf, self._pos
@@ -315,16 +364,17 @@ class ScapReader:
             elif hsize + nparams * (4 if large else 2) > elen:
                 raise self._error(self._base + block_pos,
                                   f"event claims {nparams} parameters in {elen} bytes")
-            p = rec + hsize
-            st = _lengths_struct(nparams, large)
-            lens = st.unpack_from(buf, p)
-            p += st.size
-            if p + sum(lens) > rec + elen:
+            split = _SPLITTERS.get(nparams) if not large else None
+            raw, values_end = (split(buf, rec + hsize) if split is not None
+                               else _split_any(buf, rec + hsize, nparams, large))
+            if values_end > rec + elen:
                 raise self._error(self._base + block_pos,
                                   "event parameter lengths exceed the event length")
-            raw = [buf[a:a + n] for a, n in zip(accumulate(lens, initial=p), lens)]
             num += 1
-            yield Event(ts, tid, etype, raw, cpu, num, flags)
+            ev = make(info, ts, tid, raw, cpu, num)
+            if flags:
+                ev.dump_flags = flags
+            yield ev
 
     def _infer_nparams(self, buf, rec, elen, etype, table_count, pos):
         """Old blocks omit nparams: the largest n <= the table's count whose lengths fill the event."""
