@@ -185,11 +185,16 @@ def socktuple_text(tup):
 
 def fd_tag(fdinfo):
     """The `<..>` tag of a resolved fd: typechar plus the L4 protocol's letter for IP sockets."""
-    tc = fdinfo.typechar
-    l4 = fdinfo.l4proto
-    if l4 and fdinfo.type in ("ipv4", "ipv6"):
-        return f"<{tc}{l4[0]}>"
-    return f"<{tc}>"
+    key = (fdinfo.type, fdinfo.l4proto)
+    tag = _FD_TAGS.get(key)
+    if tag is None:
+        tc = fdinfo.typechar
+        l4 = fdinfo.l4proto
+        tag = _FD_TAGS[key] = f"<{tc}{l4[0]}>" if l4 and fdinfo.type in ("ipv4", "ipv6") else f"<{tc}>"
+    return tag
+
+
+_FD_TAGS = {}  # (fd type, l4proto) -> tag: a handful of combinations, asked for on every fd shown
 
 
 class BufferFormat:

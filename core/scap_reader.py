@@ -38,7 +38,8 @@ _CPU = struct.Struct("<H")
 _CPU_FLAGS = struct.Struct("<HI")
 # tid is read signed, as sysdig shows it: container events carry tid -1.
 _EVT_HEADER_V2 = struct.Struct("<QqIHI")  # ts, tid, len, type, nparams: 26 bytes
-_EVT_HEADER_V1 = struct.Struct("<QqIH")  # ts, tid, len, type: 22 bytes, no nparams
+_EVT_HEADER_V1 = struct.Struct("<QqIH")
+_CPU_EVT_HEADER_V2 = struct.Struct("<HQqIHI")  # an EV_V2 block's cpu, then the v2 event header  # ts, tid, len, type: 22 bytes, no nparams
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -304,6 +305,7 @@ class ScapReader:
         infos = model().events
         ninfos = len(infos)
         make = Event.from_source
+        ev_v2 = blk.EV_V2
         event_blocks = blk.EVENT_BLOCKS
         num = 0
         buf, pos = self._buf, self._pos
@@ -336,23 +338,16 @@ class ScapReader:
                 if btype == blk.SHB:
                     self._check_section_header(block_pos, blen)
                 continue  # a metadata or unknown block between events: sysdig skips it too
-            has_flags, v2 = kind
-            if has_flags:
-                cpu, flags = _CPU_FLAGS.unpack_from(buf, block_pos + 8)
-                rec = block_pos + 14
-            else:
-                cpu = _CPU.unpack_from(buf, block_pos + 8)[0]
+            if btype == ev_v2 and blen >= 40:
+                # The common block: cpu and event header in one read (10 + 26 bytes + trailer).
+                cpu, ts, tid, elen, etype, nparams = _CPU_EVT_HEADER_V2.unpack_from(buf, block_pos + 8)
                 flags = 0
                 rec = block_pos + 10
-            room = pos - 4 - rec  # bytes of the block left for the record
-            hsize = 26 if v2 else 22
-            if room < hsize:
-                raise self._error(self._base + block_pos, "event block too short for an event header")
-            if v2:
-                ts, tid, elen, etype, nparams = _EVT_HEADER_V2.unpack_from(buf, rec)
+                room = blen - 14
+                hsize = 26
             else:
-                ts, tid, elen, etype = _EVT_HEADER_V1.unpack_from(buf, rec)
-                nparams = None
+                cpu, flags, rec, room, hsize, ts, tid, elen, etype, nparams = self._event_header(
+                    buf, block_pos, blen, kind)
             if elen > room or elen < hsize:
                 raise self._error(self._base + block_pos, f"event length {elen} does not fit its block")
             if etype >= FIRST_UNKNOWN_TO_029 or etype >= ninfos:
@@ -375,6 +370,28 @@ class ScapReader:
             if flags:
                 ev.dump_flags = flags
             yield ev
+
+    def _event_header(self, buf, block_pos, blen, kind):
+        """Any event block's (cpu, flags, record offset, room, header size, ts, tid, len, type,
+        nparams); nparams is None for v1 headers, which do not carry it."""
+        has_flags, v2 = kind
+        if has_flags:
+            cpu, flags = _CPU_FLAGS.unpack_from(buf, block_pos + 8)
+            rec = block_pos + 14
+        else:
+            cpu = _CPU.unpack_from(buf, block_pos + 8)[0]
+            flags = 0
+            rec = block_pos + 10
+        room = block_pos + blen - 4 - rec  # bytes of the block left for the record
+        hsize = 26 if v2 else 22
+        if room < hsize:
+            raise self._error(self._base + block_pos, "event block too short for an event header")
+        if v2:
+            ts, tid, elen, etype, nparams = _EVT_HEADER_V2.unpack_from(buf, rec)
+        else:
+            ts, tid, elen, etype = _EVT_HEADER_V1.unpack_from(buf, rec)
+            nparams = None
+        return cpu, flags, rec, room, hsize, ts, tid, elen, etype, nparams
 
     def _infer_nparams(self, buf, rec, elen, etype, table_count, pos):
         """Old blocks omit nparams: the largest n <= the table's count whose lengths fill the event."""
