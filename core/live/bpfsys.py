@@ -64,7 +64,7 @@ def _bpf(cmd, attr, what):
     result = _syscall(_SYS_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
     if result < 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise OSError(err, os.strerror(err), what)
     return result
 
 
@@ -226,3 +226,67 @@ def create_map(map_type, key_size, value_size, max_entries, flags=0, name=""):
 def _kernel_object_name(name):
     """What the kernel accepts as a map/program name: 15 bytes of [A-Za-z0-9_.]."""
     return bytes(c for c in name.encode()[:_OBJ_NAME_LEN - 1] if chr(c).isalnum() or c in b"_.")
+
+
+def load_program(prog_type, insns, license_text, name="", kern_version=0):
+    """BPF_PROG_LOAD → the program's fd. A verifier rejection raises `ChiselRuntimeError` with
+    the last lines of the verifier's log (the load is repeated with logging on to get it)."""
+    insn_buf = ctypes.create_string_buffer(bytes(insns), len(insns))
+    license_buf = ctypes.create_string_buffer(license_text.encode())
+    kernel_name = _kernel_object_name(name)
+
+    def attempt(log_buf):
+        attr = ctypes.create_string_buffer(_ATTR_SIZE)
+        struct.pack_into("<IIQQIIQI", attr, 0, prog_type, len(insns) // INSN_SIZE, ctypes.addressof(insn_buf),
+                         ctypes.addressof(license_buf), 1 if log_buf is not None else 0,
+                         len(log_buf) if log_buf is not None else 0, _addr(log_buf), kern_version)
+        attr[48:48 + len(kernel_name)] = kernel_name
+        return _bpf(BPF_PROG_LOAD, attr, f"load of program {name}")
+
+    try:
+        return attempt(None)
+    except OSError as first:
+        log = ctypes.create_string_buffer(_VERIFIER_LOG_SIZE)
+        try:
+            fd = attempt(log)  # a load that fails only without a log buffer: keep the fd
+        except OSError:
+            text = log.value.decode(errors="replace").strip().splitlines()
+            tail = "; ".join(text[-_VERIFIER_LOG_LINES:]) or first.strerror
+            raise ChiselRuntimeError(f"the kernel refused BPF program {name}: {first.strerror}: {tail}") from first
+        return fd
+
+
+_VERIFIER_LOG_SIZE = 16 << 20
+_VERIFIER_LOG_LINES = 3
+
+
+def tracepoint_id(category, event, tracefs_roots):
+    """The perf id of tracepoint category:event, from tracefs; `ChiselRuntimeError` if it has none."""
+    for root in tracefs_roots:
+        try:
+            with open(os.path.join(root, "events", category, event, "id")) as f:
+                return int(f.read())
+        except OSError:
+            continue
+    raise ChiselRuntimeError(f"tracepoint {category}:{event} does not exist on this kernel")
+
+
+def attach_tracepoint(prog_fd, tp_id):
+    """Run program `prog_fd` on tracepoint `tp_id`: a perf event (one CPU serves every CPU for a
+    tracepoint with a BPF program) with the program set and enabled; closing the returned fd detaches."""
+    attr = ctypes.create_string_buffer(_PERF_ATTR_SIZE)
+    # type, size, config, sample_period, sample_type; wakeup_events at 48
+    struct.pack_into("<IIQQQ", attr, 0, PERF_TYPE_TRACEPOINT, _PERF_ATTR_SIZE, tp_id, 1, PERF_SAMPLE_RAW)
+    struct.pack_into("<I", attr, 48, 1)
+    fd = _syscall(_SYS_PERF_EVENT_OPEN, attr, ctypes.c_int(-1), ctypes.c_int(0), ctypes.c_int(-1),
+                  ctypes.c_ulong(PERF_FLAG_FD_CLOEXEC))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise ChiselRuntimeError(f"cannot open tracepoint {tp_id}: {os.strerror(err)}")
+    try:
+        fcntl.ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd)
+        fcntl.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)
+    except OSError as e:
+        os.close(fd)
+        raise ChiselRuntimeError(f"cannot attach a BPF program to tracepoint {tp_id}: {e.strerror}") from e
+    return fd

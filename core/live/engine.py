@@ -1,4 +1,8 @@
-"""`LiveSource`: capture system calls live with eBPF (BCC, syscall tracepoints only).
+"""`LiveSource`: capture system calls live with eBPF (syscall tracepoints only).
+
+The generated program is compiled by bcc in a child process only when the compiled-program cache
+(`objcache.py`) lacks it, and is loaded and attached by our own bpf(2) layer (`loader.py`,
+`bpfsys.py`): this process never imports bcc or LLVM.
 
 What gets attached: the seed syscalls carrying the event types the session wants (narrowed by the
 filter's pushdown), plus `specs.STATE_SYSCALLS` (process lifecycle and fd creation/close, so state
@@ -26,22 +30,21 @@ What the parameters hold where the kernel gives less than sysdig's driver (no st
 - open's dev is 0; paths are read up to 1 KiB; strings in memory not yet paged in read as empty.
 """
 
-import ctypes
 import dataclasses
 import mmap
 import os
 import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ChiselRuntimeError
 from ..event import model as event_model
 from ..threadinfo import Snapshot
-from . import probes
-from .bpfsys import BpfMap
+from . import objcache, probes
+from .compiler import compile_in_subprocess
 from .decode import Decoder
 from .gate import GatedProcess
+from .loader import LoadedObject
 from .ringbuf import RingReader
 from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types, untraceable_event_types
 
@@ -106,50 +109,61 @@ def check_environment():
             f"/lib/modules/{release}/build to them")
 
 
-def _import_bcc():
+def _open_cache(warnings):
+    """The checked cache directory (open), or None when disabled or unsafe (one warning then)."""
+    path = objcache.cache_dir_from_env()
+    if path is None:
+        return None
     try:
-        import bcc  # noqa: PLC0415 - 0.5 s: only when a live session starts
-    except ImportError as e:
-        raise ChiselRuntimeError(
-            f"BPF/bcc unavailable ({e}); install python3-bpfcc, or read a capture with -r") from e
-    return bcc
+        return objcache.CacheDir(path).open()
+    except objcache.UnsafeCache as why:
+        warnings.append(f"not using the BPF program cache: {why}; compiling instead")
+        return None
 
 
-class _BccObject:
-    """The programs of one source compiled, loaded and attached by bcc in this process.
+def _compile(source, key, cache, timings, warnings):
+    t0 = time.monotonic()
+    entry = compile_in_subprocess(source, key)
+    timings["compile"] = time.monotonic() - t0
+    if cache is not None:
+        try:
+            cache.store(entry)
+        except OSError as e:
+            warnings.append(f"cannot store the compiled BPF programs in {cache.path}: {e.strerror}")
+    return entry
 
-    `maps`: {name: BpfMap} over bcc's own map fds; `close()` detaches and frees everything.
+
+def _load_object(source, timings, warnings):
+    """Load `source`'s programs and attach them: a `loader.LoadedObject` (`.maps`, `.close()`).
+
+    The bytecode comes from the cache when it holds this source for this kernel, else from a
+    compiler child process (then stored). Timings: 'cache' (key and lookup), 'compile' (misses
+    only), 'load' (maps, verifier, attach).
     """
-
-    def __init__(self, source, timings):
-        t0 = time.monotonic()
-        bcc = _import_bcc()
-        timings["import"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    key = objcache.cache_key(source)
+    cache = _open_cache(warnings)
+    try:
+        entry = cache.load(key) if cache is not None else None
+        timings["cache"] = time.monotonic() - t0
+        hit = entry is not None
+        if not hit:
+            entry = _compile(source, key, cache, timings, warnings)
         t0 = time.monotonic()
         try:
-            # TRACEPOINT_PROBE programs attach as the object is built; empty filter maps keep
-            # every filtered axis closed until _fill_maps runs, so nothing leaks meanwhile.
-            self._bpf = bcc.BPF(text=source.encode())
-        except Exception as e:  # bcc raises bare Exceptions for compile/load/attach failures
-            raise ChiselRuntimeError(f"cannot load the BPF programs: {str(e).splitlines()[0]}") from e
-        timings["compile"] = time.monotonic() - t0
-        lib, module = bcc.lib, self._bpf.module
-        # libbcc exports these two, but bcc's Python binding declares no types for them
-        lib.bpf_num_tables.restype, lib.bpf_num_tables.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
-        lib.bpf_table_name.restype = ctypes.c_char_p
-        lib.bpf_table_name.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        names = [lib.bpf_table_name(module, i) for i in range(lib.bpf_num_tables(module))]
-        self.maps = {name.decode(): BpfMap(lib.bpf_table_fd(module, name), name.decode(), owned=False)
-                     for name in names}
-
-    def close(self):
-        _close_all_parallel(self._bpf.detach_tracepoint, list(self._bpf.tracepoint_fds))
-        self._bpf.cleanup()
-
-
-def _load_object(source, timings):
-    """Compile (or fetch) and load `source`, attach its programs: an object with `.maps`, `.close()`."""
-    return _BccObject(source, timings)
+            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS)
+        except ChiselRuntimeError:
+            if not hit:
+                raise
+            # an entry this kernel refuses is stale in some way the key missed: build it afresh
+            entry = _compile(source, key, cache, timings, warnings)
+            t0 = time.monotonic()
+            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS)
+        timings["load"] = time.monotonic() - t0
+        return loaded
+    finally:
+        if cache is not None:
+            cache.close()
 
 
 def _initial_snapshot():
@@ -181,7 +195,8 @@ class LiveSource:
     `plan_for`). `warnings`: syscalls missing on this kernel and event types no traced syscall
     produces. `maps`: {name: `bpfsys.BpfMap`} of every map the program declares (raw bytes keys
     and values), valid until `close()`.
-    Timings (seconds) of the start-up steps are in `timings` ('import', 'compile', 'scan').
+    Timings (seconds) of the start-up steps are in `timings`: 'cache' (key and lookup), 'compile'
+    (only when the program cache missed), 'load' (maps, verifier, attach), 'scan' (/proc).
     """
 
     def __init__(self, *, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, **plan_options):
@@ -218,7 +233,7 @@ class LiveSource:
         if command is not None:
             self._child = GatedProcess(list(command))
         try:
-            self._object = _load_object(probes.generate_source(plan), self.timings)
+            self._object = _load_object(probes.generate_source(plan), self.timings, self.warnings)
             self.maps = self._object.maps
             self._fill_maps(pushdown, pid, snaplen)
             t0 = time.monotonic()
@@ -343,14 +358,3 @@ class LiveSource:
             self._object = None
             self.maps = {}
 
-
-def _close_all_parallel(close, handles):
-    """Detach every tracepoint at once: each detach waits for a kernel RCU grace period (~35-50 ms).
-
-    One after another that is 1.6 s for 46 tracepoints and 5.4 s for 112 at Ctrl-C; the waits
-    overlap when the closes run in parallel (0.06 s for 46). The closes release the GIL.
-    """
-    if not handles:
-        return
-    with ThreadPoolExecutor(max_workers=min(len(handles), 128)) as pool:
-        list(pool.map(close, handles))

@@ -1,12 +1,44 @@
-"""The bpf(2) layer and the program loader, on the real kernel (root and BPF needed; fails, never skips)."""
+"""The bpf(2) layer, the compiled-program cache and the loader on the real kernel: a session compiles
+once (a miss, in a child process), the next loads the cached bytecode without ever importing bcc,
+both see the same events, and closing unloads every program. Root and BPF needed; fails, never skips.
+"""
 
+import json
+import os
 import struct
+import subprocess
+import sys
 
 import pytest
 
-from chisel.core.live import bpfsys
+from chisel.core.errors import ChiselRuntimeError
+from chisel.core.live import bpfsys, objcache
+from chisel.core.live.engine import LiveSource
+from test_reliability_signals import held_prog_ids, loaded_prog_ids, wait_unloaded
 
 pytestmark = pytest.mark.live
+
+PREADS = 23
+READER = ("import os, sys\n"
+          "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+          f"for i in range({PREADS}):\n"
+          "    os.pread(fd, 1000, i)\n")
+
+# One live session in a fresh interpreter, as the CLI runs it: what it saw and what it imported.
+SESSION = """
+import json, os, sys
+sys.path.insert(0, sys.argv[3])
+from test_reliability_signals import held_prog_ids
+from chisel.core.live.engine import LiveSource
+src = LiveSource(event_types=frozenset({"pread"}), command=[sys.executable, "-S", "-c", sys.argv[1], sys.argv[2]])
+held = sorted(held_prog_ids(os.getpid()))
+# the reader's own preads (the dynamic loader preads ELF headers too): exits returning 1000 bytes
+preads = [ev for ev in src.events() if ev is not None and ev.info.name == "pread" and ev.info.dir == "<"
+          and ev.tid == src.child_pid and int.from_bytes(ev.raw[0], "little", signed=True) == 1000]
+src.close()
+print(json.dumps({"timings": sorted(src.timings), "bcc": "bcc" in sys.modules, "held": held,
+                  "preads": len(preads), "warnings": src.warnings, "drops": src.drops}))
+"""
 
 BPF_MAP_TYPE_HASH = 1
 
@@ -56,3 +88,68 @@ def test_live_source_exposes_its_maps_by_name():
     finally:
         src.close()
     assert src.maps == {}
+
+
+def _session(cache, data_file):
+    env = dict(os.environ, CHISEL_BPF_CACHE=str(cache))
+    out = subprocess.run([sys.executable, "-c", SESSION, READER, str(data_file), os.path.dirname(__file__)], env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(bytes(range(256)) * 40)
+    return path
+
+
+def test_first_session_compiles_second_loads_the_cache_without_bcc(tmp_path, data_file):
+    cache = tmp_path / "cache"
+    first = _session(cache, data_file)
+    assert first["timings"] == ["cache", "compile", "load", "scan"]
+    entries = os.listdir(cache)
+    assert len(entries) == 1 and entries[0].endswith(".bpfobj")
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+    assert os.stat(cache / entries[0]).st_mode & 0o777 == 0o600
+    second = _session(cache, data_file)
+    assert second["timings"] == ["cache", "load", "scan"]  # a hit: nothing compiled
+    for run in (first, second):
+        assert run["bcc"] is False
+        assert run["preads"] == PREADS
+        assert run["warnings"] == [] and run["drops"] == 0
+        assert run["held"] and wait_unloaded(set(run["held"])) == set()
+    assert os.listdir(cache) == entries
+
+
+def test_cache_off_compiles_every_time_and_writes_nothing(tmp_path, data_file, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        run = _session("off", data_file)
+        assert run["timings"] == ["cache", "compile", "load", "scan"]
+        assert run["preads"] == PREADS and run["bcc"] is False
+    assert os.listdir(tmp_path) == ["data"]
+
+
+def test_closing_unloads_every_program(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
+    before = loaded_prog_ids()
+    src = LiveSource(event_types=frozenset({"read", "write"}), command=["true"])
+    held = held_prog_ids(os.getpid())
+    assert held and not held & before
+    assert held <= loaded_prog_ids()
+    assert len(held) == len(objcache.CacheDir(tmp_path).open().load(os.listdir(tmp_path)[0][:-7]).programs)
+    list(src.events())
+    src.close()
+    assert held_prog_ids(os.getpid()) == set()
+    assert wait_unloaded(held) == set()
+
+
+def test_the_verifiers_complaint_is_reported():
+    mov_r0_r2 = struct.pack("<BBhi", 0xBF, 0 | 2 << 4, 0, 0)  # r0 = r2: r2 was never written
+    exit_insn = struct.pack("<BBhi", 0x95, 0, 0, 0)
+    with pytest.raises(ChiselRuntimeError) as e:
+        bpfsys.load_program(bpfsys.BPF_PROG_TYPE_TRACEPOINT, mov_r0_r2 + exit_insn, "GPL", "chisel_bad")
+    assert e.value.message.startswith("the kernel refused BPF program chisel_bad: Permission denied: ")
+    assert "R2 !read_ok" in e.value.message

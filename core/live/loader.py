@@ -1,0 +1,77 @@
+"""Load a compiled `objcache.ObjectEntry` into the kernel and attach its programs, without bcc.
+
+`LoadedObject(entry, tracefs_roots)` creates the maps, writes their fds into the programs' map
+references, loads each program (the verifier runs here) and attaches it to its tracepoint.
+`maps` is {name: `bpfsys.BpfMap`}; `close()` detaches every program and frees the maps.
+"""
+
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+
+from . import bpfsys
+
+_IMM = struct.Struct("<i")
+_IMM_OFFSET = 4  # the 32-bit immediate of an instruction: code u8, regs u8, off s16, imm s32
+
+
+def relocate(insns, relocs, fds_by_name):
+    """`insns` with each (index, map name) reference loading that map's fd."""
+    out = bytearray(insns)
+    for index, name in relocs:
+        _IMM.pack_into(out, index * bpfsys.INSN_SIZE + _IMM_OFFSET, fds_by_name[name])
+    return bytes(out)
+
+
+def close_all_parallel(close, handles):
+    """Detach every tracepoint at once: each detach waits for a kernel RCU grace period (~35-50 ms).
+
+    One after another that is 1.6 s for 46 tracepoints and 5.4 s for 112 at Ctrl-C; the waits
+    overlap when the closes run in parallel (0.06 s for 46). os.close releases the GIL.
+    """
+    if not handles:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(handles), 128)) as pool:
+        list(pool.map(close, handles))
+
+
+class LoadedObject:
+    """The maps and attached programs of one entry (see the module's docstring)."""
+
+    def __init__(self, entry, tracefs_roots):
+        self.maps = {}
+        self._prog_fds = []
+        self._perf_fds = []
+        try:
+            for spec in entry.maps:
+                self.maps[spec.name] = bpfsys.create_map(spec.map_type, spec.key_size, spec.value_size,
+                                                         spec.max_entries, spec.flags, spec.name)
+            fds = {name: m.fd for name, m in self.maps.items()}
+            for prog in entry.programs:
+                fd = bpfsys.load_program(prog.prog_type, relocate(prog.insns, prog.relocs, fds),
+                                         entry.license, _short_name(prog.name), entry.kern_version)
+                self._prog_fds.append(fd)
+                category, _, event = prog.attach.partition(":")
+                tp_id = bpfsys.tracepoint_id(category, event, tracefs_roots)
+                self._perf_fds.append(bpfsys.attach_tracepoint(fd, tp_id))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Detach (close the perf events, in parallel), then unload the programs and free the maps."""
+        close_all_parallel(os.close, self._perf_fds)
+        self._perf_fds = []
+        for fd in self._prog_fds:
+            os.close(fd)
+        self._prog_fds = []
+        for m in self.maps.values():
+            m.close()
+        self.maps = {}
+
+
+def _short_name(program):
+    """The kernel's 15-byte program name: the event, as bcc names it (tracepoint__syscalls__sys_enter_read
+    → sys_enter_read)."""
+    return program.rsplit("__", 1)[-1]
+
