@@ -14,6 +14,11 @@ and hands the chisels the difference, with the fd resolved through the state:
   keys of a generation whose execve was not seen yet wait for it;
 - a process's exit flushes and deletes its entries (the kernel closes its fds without a close).
 
+The map is read as it is now, while the state only knows the events read so far: the ring may
+still hold the open (or the fork) that gave an fd its meaning. So an interval flush hands out
+only the entries created (`born`, CLOCK_MONOTONIC) before the events already processed, less
+RING_LAG_S; a younger entry waits for a later flush (or its close, exit or the end).
+
 `KernelAggregator` does this as the dispatcher's first handler, so a chisel's interval tick (on
 a multiple of FLUSH_INTERVAL_S) sees the totals flushed just before it.
 """
@@ -31,6 +36,9 @@ FLUSH_INTERVAL_S = 0.1
 # the map at its close; the close record, in the ring, may reach us a little later and still
 # needs the last value. Only a close record lost to a full ring leaves an entry unclaimed.
 FORGET_AFTER_FLUSHES = 100
+# How far the ring may lag behind the kernel when the run is idle and a tick follows the clock:
+# the engine drains it every 5 ms. Event-driven ticks are exact; this only delays young entries.
+RING_LAG_S = 0.05
 
 _KEY = struct.Struct("<IIII")  # struct iokey_t: tgid, fd, gen, padding
 _VALUE = struct.Struct("<QQQQQ")  # struct iototal_t
@@ -152,13 +160,17 @@ class KernelAggregator:
     events = frozenset({"close", "dup", "execve", "execveat", "procexit"})
     name = "kernel-aggregation"
 
-    def __init__(self, io_map, state, deliver, tracker=None):
+    def __init__(self, io_map, state, deliver, tracker=None, boot_offset_ns=None):
         self.io_map = io_map
         self.state = state
         self.deliver = deliver
         self.tracker = tracker if tracker is not None else DeltaTracker()
         self.generation = {}  # tgid -> execve enters seen: the kernel's generation, in event order
         self.last_ts = None
+        # event time = CLOCK_MONOTONIC + this, as the live decoder computes it
+        self.boot_offset_ns = boot_offset_ns if boot_offset_ns is not None else (
+            time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        self.horizon_ns = 0  # entries born (in event time) after this wait for a later flush
 
     # -- the handler interface the dispatcher calls -----------------------------------------------
 
@@ -180,27 +192,35 @@ class KernelAggregator:
             self.generation[thread.pid] = gen + 1
 
     def on_interval(self, now_ns, delta_ns):
-        self.flush(now_ns)
+        self.horizon_ns = max(self.horizon_ns, now_ns - int(RING_LAG_S * 1e9))
+        self.flush(now_ns, self.horizon_ns)
 
     def on_end(self, summary):
+        # every event is read by now: nothing in the map can wait for one
         self.flush(summary.last_ts if summary.last_ts is not None else self.last_ts or time.time_ns())
 
     # -- flushing ---------------------------------------------------------------------------------
 
-    def flush(self, ts):
-        """Hand out what every fd added since the last flush (generations already seen start)."""
+    def flush(self, ts, horizon_ns=None):
+        """Hand out what every fd added since the last flush: entries of generations whose execve
+        was seen, born before `horizon_ns` (event time; None: all)."""
         generation = self.generation
+        youngest = None if horizon_ns is None else horizon_ns - self.boot_offset_ns
         entries = [e for e in (parse_entry(k, v) for k, v in self.io_map.items())
-                   if e.gen <= generation.get(e.tgid, 0)]
+                   if e.gen <= generation.get(e.tgid, 0) and (youngest is None or e.born <= youngest)]
         self._deliver(ts, self.tracker.scan(entries))
 
     def flush_process(self, tgid, ts, up_to_gen=None):
         """Hand out the last totals of a process's entries (of generations up to `up_to_gen`; all
-        when None) and delete them: the process exited, or execve is about to close fds."""
+        when None) and delete them: the process exited, or execve is about to close fds.
+        Entries born after `ts` belong to a later process reusing the pid, and stay."""
         changed = []
+        youngest = ts - self.boot_offset_ns
         for key, value in self.io_map.items():
             entry = parse_entry(key, value)
             if entry.tgid != tgid or (up_to_gen is not None and entry.gen > up_to_gen):
+                continue
+            if entry.born > youngest:
                 continue
             delta = self.tracker.closed(*entry)
             if not delta.empty:
