@@ -14,6 +14,8 @@ _EVENTS = None  # model().events, bound once: the constructor runs for every eve
 # Binding once (not importing inside the per-event methods) saves about a microsecond per call.
 _decode_param = None
 _extract = None
+# The registry's live {field text: getter} cache: a hit skips the registry's extract call.
+_GETTERS = {}
 
 
 def model():
@@ -41,11 +43,12 @@ def _bind_decoder():
 
 
 def _bind_extractor():
-    """The registry's extract method; rebound if the registry singleton is ever replaced."""
-    global _extract
+    """The registry's extract method (and its getter cache); bound once, on the first miss."""
+    global _extract, _GETTERS
     from .fields import registry  # noqa: PLC0415 - circular at import time
 
     _extract = registry().extract
+    _GETTERS = registry().getter_cache
     return _extract
 
 
@@ -137,7 +140,8 @@ class Event:
             cache = self._cache = {}
         elif field in cache:
             return cache[field]
-        v = (_extract or _bind_extractor())(self, field)
+        getter = _GETTERS.get(field)
+        v = getter(self) if getter is not None else (_extract or _bind_extractor())(self, field)
         cache[field] = v
         return v
 

@@ -164,6 +164,12 @@ class FieldRegistry:
             self._getters[text] = get
         return get
 
+    @property
+    def getter_cache(self):
+        """The live {field text: getter} dict `getter` fills (`Event.get` reads it to skip a
+        call per extraction); callers must not change it."""
+        return self._getters
+
     def text_getter(self, text):
         """A callable `f(ev)` giving field `text` as `-p` prints it (None when absent): padded
         nanoseconds, hex fd.dev, one-decimal proc.fdusage, true/false."""

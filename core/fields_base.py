@@ -46,8 +46,12 @@ class FieldDef:
       one type (fd.* fields are None for every event whose type has no fd). `extract` must then
       need nothing but `ev.info`, `ev.type` and (as None) `ev.fd` / `ev.fdnum`.
     * `inline`: how to read the value without the registry: `("event", ATTR)` is `ev.ATTR`,
-      `("thread", ATTR)` is `ev.thread.ATTR` (None without a thread), `("call",)` calls `extract`
-      without caching (for cheap, pure fields). Fields without it go through `ev.get`.
+      `("thread", ATTR)` is `ev.thread.ATTR` (`extract` without a thread), `("call",)` calls `extract`
+      without caching (for cheap, pure fields); or a function of an event type's `EventInfo`
+      giving a spec for that type or None, with two more kinds: `("fd", ATTR)` is `ev.fd.ATTR`
+      (`extract` when `ev.fd` is None) and `("param_int64", I)` is raw parameter I read as a
+      little-endian int64 when it has 8 bytes (`extract` otherwise). Fields without a spec go
+      through `ev.get` (cached for the chisel and output too).
     """
 
     __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",

@@ -193,13 +193,24 @@ def _buffer(ev):
 _RESULT_TYPES = frozenset({"PT_ERRNO", "PT_FD", "PT_PID"})
 
 
+def _has_result(info):
+    """Whether events of this type carry a result (their first parameter: res, fd or pid)."""
+    if info.dir != "<" or not info.params:
+        return False
+    first = info.params[0]
+    return first.ptype in _RESULT_TYPES or first.name == "res"
+
+
+def _rawres_inline(info):
+    """The filter reads a 64-bit result straight from the raw bytes (see FieldDef.inline)."""
+    if _has_result(info) and info.params[0].ptype in _RESULT_TYPES:
+        return ("param_int64", 0)
+    return None
+
+
 def rawres(ev):
     """evt.rawres: the first parameter of an exit event when it is a result (res, fd or pid)."""
-    info = ev.info
-    if info.dir != "<" or not info.params or not ev.raw:
-        return None
-    first = info.params[0]
-    if first.ptype not in _RESULT_TYPES and first.name != "res":
+    if not _has_result(ev.info) or not ev.raw:  # the type first: the filter folds it per type
         return None
     v = ev.param(0)
     return v if type(v) is int else None
@@ -464,7 +475,8 @@ FIELDS = (
     _field("evt.buflen", "UINT64", "the byte count of an I/O exit event", _buflen),
     _field("evt.res", "CHARBUF", "result of an exit event: SUCCESS or the errno name", _res),
     _field("evt.rawres", "INT64", "result of an exit event as a number", rawres,
-           inline=("call",)),
+           per_type=lambda info: not _has_result(info),
+           inline=_rawres_inline),
     _field("evt.failed", "BOOL", "true when the event returned an error", _failed),
     _field("evt.is_io", "BOOL", "true for events that read or write an fd", _is_io,
            per_type=True),

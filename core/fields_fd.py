@@ -339,6 +339,12 @@ def _has_no_fd(info):
     return not has_fd(info)
 
 
+def _fd_attribute(attr):
+    """An `inline` spec: on events about an fd, the field is the known fd's attribute `attr`."""
+    spec = ("fd", attr)
+    return lambda info: spec if has_fd(info) else None
+
+
 def _field(name, ftype, doc, extract, **kw):
     return FieldDef(name, ftype, doc, extract, cls="fd", per_type=_has_no_fd, **kw)
 
@@ -350,11 +356,13 @@ _sport = lambda fd: fd.sport  # noqa: E731 - a getter among getters
 FIELDS = (
     _field("fd.num", "INT64", "fd number the event uses or creates", _fdnum),
     _field("fd.type", "CHARBUF", "fd type: file, directory, ipv4, ipv6, unix, pipe, event, "
-           "signalfd, eventpoll, inotify, timerfd, netlink, memfd...", _of_fd(lambda fd: fd.type)),
+           "signalfd, eventpoll, inotify, timerfd, netlink, memfd...", _of_fd(lambda fd: fd.type),
+           inline=_fd_attribute("type")),
     _field("fd.typechar", "CHARBUF", "fd type as one letter (f, d, 4, 6, u, p, e, s, l, i, t...)",
-           _typechar),
+           _typechar, inline=_fd_attribute("typechar")),
     _field("fd.name", "CHARBUF", "full name: a file's path, a socket's "
-           "client_ip:port->server_ip:port tuple, a unix socket's path", _name),
+           "client_ip:port->server_ip:port tuple, a unix socket's path", _name,
+           inline=_fd_attribute("name")),
     _field("fd.directory", "CHARBUF", "directory of a file fd", _directory),
     _field("fd.filename", "CHARBUF", "base name of a file fd", _filename),
     _field("fd.nameraw", "CHARBUF", "name of the fd as the syscall gave it (chisel keeps the "

@@ -322,7 +322,7 @@ FIELDS = (
            "thread.cgroup.cpu", _cgroup, arg="name"),
     _field("thread.tid", "INT64", "id of the thread (known even without thread state)",
            lambda ev: ev.thread.tid if ev.thread is not None else _signed64(ev.tid),
-           inline=("call",)),
+           inline=("thread", "tid")),
     _field("thread.vtid", "INT64", "thread id inside the pid namespace (<NA> when the capture "
            "does not record it)", _of_thread(lambda th: _known(th.vtid))),
     _field("thread.ismain", "BOOL", "true for the process's main thread",

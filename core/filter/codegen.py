@@ -24,11 +24,13 @@ and test is bound in the function's namespace as an object.
 """
 
 import keyword
+import struct
 
 from .parse import And, Check, Not
 
 # Names the generated source is built from; each is followed by a number.
 _SOURCE_HEADER = "def match(ev):\n"
+_INT64 = struct.Struct("<q")  # scap's PT_ERRNO, PT_FD, PT_PID
 _UNSET = type("Unset", (), {"__repr__": lambda self: "<unset>", "__slots__": ()})()
 
 
@@ -61,37 +63,33 @@ def specialized_match(ast, plans, order_and, decide_on_type, event_infos, generi
         info = event_infos[etype] if 0 <= etype < len(event_infos) else None
         folded = ast if info is None or info.name == generic_name else \
             fold(ast, plans, info, decide_on_type)
-        if folded is True or folded is False:  # no code to generate for a decided type
-            return _always_true if folded else _always_false
-        source = FunctionWriter(plans, order_and).source(folded)
+        if folded is True or folded is False:  # decided by the type: no code, no call
+            return folded
+        source = FunctionWriter(plans, order_and, None if folded is ast else info).source(folded)
         fn = by_source.get(source)
         if fn is None:
             fn = by_source[source] = _define(source, namespace)
         return fn
 
     def first_sight(ev):
-        fn = build(ev.type)
-        table[ev.type] = fn
-        return fn(ev)
+        decide = table[ev.type] = build(ev.type)
+        return decide if decide is True or decide is False else decide(ev)
 
+    # Per event id: True or False when the type decides the filter, else the function deciding it.
     table = [first_sight] * len(event_infos)
 
     def match(ev):
-        return table[ev.type](ev)
+        decide = table[ev.type]
+        if decide is True or decide is False:
+            return decide
+        return decide(ev)
     return match
-
-
-def _always_true(ev):
-    return True
-
-
-def _always_false(ev):
-    return False
 
 
 def _namespace(plans):
     """The objects generated code refers to, by the names `FunctionWriter` gives them."""
-    namespace = {"_U": _UNSET, "type": type, "__builtins__": {}}
+    namespace = {"_U": _UNSET, "type": type, "len": len, "_int64": _INT64.unpack,
+                 "__builtins__": {}}
     for i, plan in enumerate(plans.values()):
         plan.index = i
         namespace[f"k{i}"] = plan.key
@@ -99,9 +97,10 @@ def _namespace(plans):
         if plan.fast is not None:
             namespace[f"T{i}"] = _primary_type(plan.fast.types)
             namespace[f"c{i}"] = plan.fast.want
-        if _inline_kind(plan) == "call":
-            fn, arg = plan.fdef.extract, plan.arg
-            namespace[f"g{i}"] = fn if plan.fdef.arg is None else (lambda ev, fn=fn, arg=arg: fn(ev, arg))
+        fn, arg = getattr(plan.fdef, "extract", None), plan.arg
+        if fn is not None:  # a registry's field without an extractor has no inline spec either
+            namespace[f"g{i}"] = fn if plan.fdef.arg is None else \
+                (lambda ev, fn=fn, arg=arg: fn(ev, arg))
     return namespace
 
 
@@ -163,16 +162,21 @@ def _fold_check(plan, info, node):
 
 
 # -- source ------------------------------------------------------------------------------------
-def _inline_kind(plan):
-    spec = getattr(plan.fdef, "inline", None)
-    if not spec:
+def inline_spec(fdef, arg, info):
+    """The field's `inline` spec for events of type `info` (None: not specialized to a type),
+    or None when generated code must go through `ev.get`."""
+    spec = getattr(fdef, "inline", None)
+    if callable(spec):
+        spec = spec(info) if info is not None else None
+    if not spec or (arg is not None and spec[0] != "call"):
         return None
     kind = spec[0]
-    if kind == "call":
-        return kind
-    if kind in ("event", "thread") and len(spec) == 2 and _is_attribute(spec[1]) \
-            and plan.arg is None:
-        return kind
+    if kind == "call" and len(spec) == 1:
+        return spec
+    if kind in ("event", "thread", "fd") and len(spec) == 2 and _is_attribute(spec[1]):
+        return spec
+    if kind == "param_int64" and len(spec) == 2 and type(spec[1]) is int and spec[1] >= 0:
+        return spec
     return None
 
 
@@ -184,9 +188,10 @@ class FunctionWriter:
     """Writes the source of `match(ev)` for one (folded) filter, tracking which field locals are
     certainly assigned so each field is extracted at most once per call."""
 
-    def __init__(self, plans, order_and):
+    def __init__(self, plans, order_and, info=None):
         self.plans = plans
         self.order_and = order_and
+        self.info = info  # the EventInfo the code is specialized to, or None
         self.slots = {}        # field key -> local number
         self.assigned = set()  # slots set on every path reaching the current point
         self.seen = set()      # slots set on some path
@@ -241,13 +246,22 @@ class FunctionWriter:
         self.seen.add(slot)
         return text
 
-    @staticmethod
-    def extraction(plan):
-        kind = _inline_kind(plan)
+    def extraction(self, plan):
+        spec = inline_spec(plan.fdef, plan.arg, self.info)
+        i = plan.index
+        if spec is None:
+            return f"ev.get(k{i})"
+        kind = spec[0]
         if kind == "event":
-            return f"ev.{plan.fdef.inline[1]}"
+            return f"ev.{spec[1]}"
+        # Without a thread or fd the extractor decides (the rare case: thread.tid falls back to
+        # the event's tid, fd.name to a failed open's path).
         if kind == "thread":
-            return f"(None if (th := ev.thread) is None else th.{plan.fdef.inline[1]})"
-        if kind == "call":
-            return f"g{plan.index}(ev)"
-        return f"ev.get(k{plan.index})"
+            return f"(g{i}(ev) if (th := ev.thread) is None else th.{spec[1]})"
+        if kind == "fd":
+            return f"(g{i}(ev) if (fd := ev.fd) is None else fd.{spec[1]})"
+        if kind == "param_int64":  # decoded here: Event.param costs three calls
+            n = spec[1]
+            return f"(_int64(r)[0] if len(raw := ev.raw) > {n} and len(r := raw[{n}]) == 8 " \
+                   f"else g{i}(ev))"
+        return f"g{i}(ev)"
