@@ -341,6 +341,7 @@ class Session:
         wanted = dispatcher.subscribed_types  # event ids, or None for every type
         dispatch_all = dispatcher.ticking or wanted is None
         write = self.writer.write if self.writer is not None else None
+        print_event = printer.print if printer is not None else None
         limit = cfg.count
         deadline_ns = None
         matched = events = 0
@@ -352,6 +353,8 @@ class Session:
                     break
                 if ev is None:  # a live source idle past its poll timeout: ticks follow the clock
                     dispatcher.advance(time.time_ns())
+                    if printer is not None:
+                        printer.flush()  # lines printed so far show while nothing happens
                     continue
                 process(ev)
                 # The clock starts at the first real event: a capture's internal events (its process
@@ -369,8 +372,8 @@ class Session:
                     matched += 1
                     if write is not None:
                         write(ev)
-                    if printer is not None:
-                        printer(ev)
+                    if print_event is not None:
+                        print_event(ev)
                 if dispatch_all or (passed and ev.type in wanted):
                     dispatch(ev, passed)
                 if progress is not None and not events % PROGRESS_EVERY:
@@ -379,6 +382,8 @@ class Session:
                     break
         finally:
             self.stats.first_ts, self.stats.last_ts, self.stats.events = first_ts, last_ts, events
+            if printer is not None:
+                printer.flush()
         if progress is not None:
             progress(done=True)
 
@@ -401,8 +406,8 @@ class Session:
                 and self._renderer is None)
 
     def _event_printer(self):
-        """A callable printing one event as asked: a plugin's --format renderer, -j JSON, -p FORMAT, or
-        sysdig's default line. A renderer, like the built-in formatters, has `format(ev)` returning
+        """An `EventPrinter` printing events as asked: a plugin's --format renderer, -j JSON, -p FORMAT,
+        or sysdig's default line. A renderer, like the built-in formatters, has `format(ev)` returning
         the text to print or None."""
         from chisel.core import output  # noqa: PLC0415
 
@@ -420,14 +425,7 @@ class Session:
         else:
             formatter = output.DefaultFormatter(state=self.state, buffer_format=cfg.buffer_format,
                                                 max_buffer_chars=self._max_buffer_chars())
-        fmt, write = formatter.format, self.stdout.write
-
-        def print_event(ev):
-            text = fmt(ev)
-            if text is not None:
-                write(text + "\n")
-
-        return print_event
+        return output.EventPrinter(formatter, self.stdout)
 
     def _progress(self):
         """A progress reporter for replaying a large file to a terminal, or None."""
