@@ -1,19 +1,20 @@
-"""A compiled filter as one generated Python function per event type.
+"""A compiled filter as one generated Python function that first dispatches on the event type.
 
 Why: the closure tree of `compile.py` pays several Python calls per check (the check, `ev.get`,
-the registry, the extractor); with ten checks that was 74 % on top of replay. Here the whole
+the registry, the extractor); with ten checks that was 74-150 % on top of replay. Here the whole
 filter becomes one function, so a check costs a few bytecodes:
 
 * **Per event type.** Fields whose value depends only on the event type (`FieldDef.per_type`:
-  evt.type, evt.dir, evt.category of non-I/O events, evt.is_io, every fd.* field of an event
-  without an fd...) are decided once, the first time a type is seen; the checks on them fold to
-  True/False and the residual filter is cached in a list indexed by the event id. `evt.type !=
-  nosuch and evt.dir exists` then costs nothing, and `evt.type in (read, write)` rejects every
-  other type with one list index and one call. Generic `syscall` events take evt.type from their
-  arguments, so nothing is folded for them.
-* **Fields bound directly.** A field with an `inline` spec is read as `ev.num` or `ev.thread.comm`
-  right in the generated code, or its extractor is called without the registry; other fields go
-  through `ev.get`, which caches them for the chisel and the output too.
+  evt.type, evt.dir, evt.category of non-I/O events, evt.is_io, evt.rawres of events without a
+  result, every fd.* field of an event without an fd...) are decided at compile time for each of
+  the model's event types; the checks on them fold to True/False. A type whose filter folds to a
+  constant costs one list index and one comparison; types sharing a residual filter share a
+  branch (`evt.type != nosuch and evt.dir exists` costs nothing). Generic `syscall` events take
+  evt.type from their arguments, so nothing is folded for them.
+* **Fields bound directly.** A field with an `inline` spec is read as `ev.num`, `ev.thread.comm`,
+  `ev.fd.name` (on types about an fd) right in the generated code, or its extractor is called
+  without the registry; other fields go through `ev.get`, which caches them for the chisel and
+  the output too.
 * **Once per event.** Each field is extracted at most once per call: the first check on it stores
   the value in a local, later checks reuse it when it is certainly set on every path reaching them,
   and test a sentinel otherwise.
@@ -28,8 +29,6 @@ import struct
 
 from .parse import And, Check, Not
 
-# Names the generated source is built from; each is followed by a number.
-_SOURCE_HEADER = "def match(ev):\n"
 _INT64 = struct.Struct("<q")  # scap's PT_ERRNO, PT_FD, PT_PID
 _UNSET = type("Unset", (), {"__repr__": lambda self: "<unset>", "__slots__": ()})()
 
@@ -47,43 +46,80 @@ class TypeProbe:
         self.info, self.type, self.fd, self.fdnum = info, info.id, None, None
 
 
-def specialized_match(ast, plans, order_and, decide_on_type, event_infos, generic_name):
-    """The `match(ev)` of a filter: a table lookup by `ev.type`, filled on first sight of a type.
+# Residual filters written as branches of the one `match` function; rarer ones get a function
+# each, called through a dict, so a filter with many residuals does not walk a long if-chain.
+MAX_BRANCHES = 8
 
-    `plans` maps id(Check) to its `CheckPlan`; `order_and(children)` orders a conjunction's
-    children as the closure compiler does; `decide_on_type(check, info)` is True or False for a
-    check the event type alone decides whatever its field's registry says (evt.type = NAME),
-    None for others; `event_infos` is the model's tuple of `EventInfo` (None for unused ids);
-    events named `generic_name` are never folded.
+
+def specialized_match(ast, plans, order_and, decide_on_type, event_infos, generic_name):
+    """The `match(ev)` of a filter: one generated function dispatching on `ev.type`.
+
+    Every event type is folded at compile time (a few ms for the model's ~450 types): types the
+    filter decides get code 0 (False) or 1 (True); types sharing a residual filter share a code
+    and a branch. `plans` maps id(Check) to its `CheckPlan`; `order_and(children)` orders a
+    conjunction's children as the closure compiler does; `decide_on_type(check, info)` is True or
+    False for a check the event type alone decides whatever its field's registry says
+    (evt.type = NAME), None for others; `event_infos` is the model's tuple of `EventInfo` (None
+    for unused ids); events named `generic_name` are never folded.
     """
     namespace = _namespace(plans)
-    by_source = {}  # generated source -> function: types with the same residual share it
+    # Only these plans read differently per type; the rest of a body depends on the residual.
+    typed = [p for p in plans.values() if callable(getattr(p.fdef, "inline", None))]
+    checks = checks_of(ast)
+    # (decisions, per-type reads) -> True, False or a body: types alike cost one fold and write
+    bodies = {}
+    residuals = {}  # body (sentinel inits, expression) -> [type ids]
+    codes = []
+    for info in event_infos:
+        if info is None or info.name == generic_name:
+            decisions, specialized_to = None, None
+        else:
+            decisions = type_decisions(checks, plans, info, decide_on_type)
+            specialized_to = info
+        key = (decisions, tuple(inline_spec(p.fdef, p.arg, specialized_to) for p in typed))
+        body = bodies.get(key)
+        if body is None:
+            decided = {id(c): d for c, d in zip(checks, decisions or ()) if d is not None}
+            folded = fold(ast, decided)
+            body = bodies[key] = folded if folded is True or folded is False else \
+                FunctionWriter(plans, order_and, specialized_to).body(folded)
+        if body is True or body is False:
+            codes.append(int(body))
+            continue
+        residuals.setdefault(body, []).append(len(codes))
+        codes.append(None)
+    # The residuals shared by the most types come first (2, 3, ...).
+    ranked = sorted(residuals.items(), key=lambda item: -len(item[1]))
+    for code, (_body, ids) in enumerate(ranked, start=2):
+        for etype in ids:
+            codes[etype] = code
+    namespace["_codes"] = codes
+    namespace["_rest"] = {code: _define(_function("match", body), namespace)
+                          for code, (body, _ids) in enumerate(ranked, start=2)
+                          if code - 2 >= MAX_BRANCHES}
+    return _define(_dispatcher([body for body, _ids in ranked[:MAX_BRANCHES]],
+                               len(ranked) > MAX_BRANCHES), namespace)
 
-    def build(etype):
-        info = event_infos[etype] if 0 <= etype < len(event_infos) else None
-        folded = ast if info is None or info.name == generic_name else \
-            fold(ast, plans, info, decide_on_type)
-        if folded is True or folded is False:  # decided by the type: no code, no call
-            return folded
-        source = FunctionWriter(plans, order_and, None if folded is ast else info).source(folded)
-        fn = by_source.get(source)
-        if fn is None:
-            fn = by_source[source] = _define(source, namespace)
-        return fn
 
-    def first_sight(ev):
-        decide = table[ev.type] = build(ev.type)
-        return decide if decide is True or decide is False else decide(ev)
+def _function(name, body, indent="    "):
+    """Source of `def name(ev)` whose body is (sentinel inits, return expression)."""
+    inits, expr = body
+    lines = [f"def {name}(ev):\n"]
+    lines += [f"{indent}{line}\n" for line in inits]
+    lines.append(f"{indent}return {expr}\n")
+    return "".join(lines)
 
-    # Per event id: True or False when the type decides the filter, else the function deciding it.
-    table = [first_sight] * len(event_infos)
 
-    def match(ev):
-        decide = table[ev.type]
-        if decide is True or decide is False:
-            return decide
-        return decide(ev)
-    return match
+def _dispatcher(bodies, has_rest):
+    """Source of `match(ev)`: code 0/1 answers at once, the commonest residuals are inline."""
+    lines = ["def match(ev):\n", "    d = _codes[ev.type]\n",
+             "    if d < 2:\n", "        return d == 1\n"]
+    for code, (inits, expr) in enumerate(bodies, start=2):
+        lines.append(f"    if d == {code}:\n")
+        lines += [f"        {line}\n" for line in inits]
+        lines.append(f"        return {expr}\n")
+    lines.append("    return _rest[d](ev)\n" if has_rest else "    return False\n")
+    return "".join(lines)
 
 
 def _namespace(plans):
@@ -118,23 +154,38 @@ def _define(source, namespace):
 
 
 # -- folding per event type -------------------------------------------------------------------
-def fold(node, plans, info, decide_on_type):
-    """`node` with every check decided by the event type alone replaced by True or False,
+def checks_of(node):
+    """Every Check of the tree, in source order."""
+    if isinstance(node, Check):
+        return [node]
+    if isinstance(node, Not):
+        return checks_of(node.child)
+    return [check for child in node.children for check in checks_of(child)]
+
+
+def type_decisions(checks, plans, info, decide_on_type):
+    """For each check, True or False when the event type `info` decides it, else None."""
+    out = []
+    for check in checks:
+        decided = decide_on_type(check, info)
+        out.append(decided if decided is not None else _fold_check(plans[id(check)], info))
+    return tuple(out)
+
+
+def fold(node, decided):
+    """`node` with the checks in `decided` ({id(check): True/False}) replaced by their answer,
     simplified; returns True, False or a node."""
     if isinstance(node, Check):
-        decided = decide_on_type(node, info)
-        if decided is not None:
-            return decided
-        return _fold_check(plans[id(node)], info, node)
+        return decided.get(id(node), node)
     if isinstance(node, Not):
-        child = fold(node.child, plans, info, decide_on_type)
+        child = fold(node.child, decided)
         if child is True or child is False:
             return not child
         return node if child is node.child else Not(child=child, pos=node.pos)
     stop = isinstance(node, And) is False  # `or` stops at True, `and` at False
     kept = []
     for child in node.children:
-        result = fold(child, plans, info, decide_on_type)
+        result = fold(child, decided)
         if result is stop:
             return stop
         if result is not (not stop):
@@ -146,18 +197,19 @@ def fold(node, plans, info, decide_on_type):
     return type(node)(children=tuple(kept), pos=node.pos)
 
 
-def _fold_check(plan, info, node):
+def _fold_check(plan, info):
+    """The check's answer for every event of type `info` when its field is per-type, else None."""
     per_type = getattr(plan.fdef, "per_type", False)
     if callable(per_type):
         per_type = per_type(info)
     if not per_type:
-        return node
+        return None
     probe = TypeProbe(info)
     try:
         value = plan.fdef.extract(probe) if plan.fdef.arg is None else \
             plan.fdef.extract(probe, plan.arg)
     except AttributeError:  # the extractor needs more than the type: decide it per event
-        return node
+        return None
     return bool(plan.test(value))
 
 
@@ -197,12 +249,16 @@ class FunctionWriter:
         self.seen = set()      # slots set on some path
         self.sentinel = set()  # slots that need `vN = _U` first
 
-    def source(self, node):
+    def body(self, node):
+        """(sentinel init lines, return expression) deciding `node` (a node, True or False)."""
         if node is True or node is False:
-            return f"{_SOURCE_HEADER}    return {node}\n"
-        body = self.expr(node)
-        init = "".join(f"    v{n} = _U\n" for n in sorted(self.sentinel))
-        return f"{_SOURCE_HEADER}{init}    return {body}\n"
+            return (), str(node)
+        expr = self.expr(node)
+        return tuple(f"v{n} = _U" for n in sorted(self.sentinel)), expr
+
+    def source(self, node):
+        """The source of a whole `match(ev)` deciding `node`."""
+        return _function("match", self.body(node))
 
     def expr(self, node):
         if isinstance(node, Check):
