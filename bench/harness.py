@@ -43,6 +43,9 @@ class Tracer:
     ready: str = None
     settle: float = 0.0
     stdout_to_null: bool = False
+    # Before SIGINT, wait until the tracer has caught up (its CPU time stops growing): a tracer
+    # stops reading at SIGINT, so whatever it had not read yet would be lost uncounted.
+    drain: bool = False
 
 
 @dataclass
@@ -57,6 +60,7 @@ class TracedRun:
     ready_s: float = None  # seconds from spawning the tracer to its readiness line
     tracer_returncode: int = None
     tracer_killed: bool = False  # it ignored SIGINT for STOP_TIMEOUT seconds
+    drain_s: float = 0.0  # seconds the tracer kept working after the workload ended (`drain`)
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,38 @@ def run_traced(tracer, argv, timeout, ready_timeout):
         return TracedRun(*_parse_workload_line(out))
     with BackgroundTracer(tracer, ready_timeout) as bg:
         elapsed, syscalls, cpu = _parse_workload_line(_run_checked(argv, timeout, "workload"))
+        drain_s = wait_until_idle(bg.proc.pid, timeout) if tracer.drain else 0.0
     return TracedRun(elapsed, syscalls, cpu, bg.stdout, bg.stderr, bg.ready_s,
-                     bg.proc.returncode, bg.killed)
+                     bg.proc.returncode, bg.killed, drain_s)
+
+
+IDLE_WINDOW_S = 0.5  # a tracer using under IDLE_SHARE of a CPU over this window has caught up
+IDLE_SHARE = 0.1
+
+
+def wait_until_idle(pid, timeout):
+    """Wait until process `pid` uses less than IDLE_SHARE of a CPU over IDLE_WINDOW_S (or exits,
+    or `timeout` seconds pass); return the seconds waited."""
+    started = time.monotonic()
+    tick = os.sysconf("SC_CLK_TCK")
+    last = _cpu_ticks(pid)
+    while last is not None and time.monotonic() - started < timeout:
+        time.sleep(IDLE_WINDOW_S)
+        now = _cpu_ticks(pid)
+        if now is None or (now - last) / tick < IDLE_SHARE * IDLE_WINDOW_S:
+            break
+        last = now
+    return time.monotonic() - started
+
+
+def _cpu_ticks(pid):
+    """utime + stime of `pid` in clock ticks, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5), counted after comm
 
 
 class BackgroundTracer:

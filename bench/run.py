@@ -174,7 +174,7 @@ class Bench:
             return scenarios.FALLBACK_CAPTURE, "bundled sample (quick mode)"
         path = os.path.join(harness.BUILD_DIR, "replay.scap")
         writer = harness.Tracer("chisel -w", (scenarios.CHISEL, "-w", path, "proc.name=workload"),
-                                ready=r"Tracing", settle=0.2)
+                                ready=r"Tracing", settle=0.2, drain=True)
         # Paced below the streaming limit, so the file holds the events rather than drops.
         argv = harness.workload_argv(self.binary, "rw", scenarios.REPLAY_ITERATIONS,
                                      scenarios.REPLAY_RATE // scenarios.EVENTS_PER_RW_ITERATION)
@@ -185,8 +185,10 @@ class Bench:
         except Unavailable as why:
             return scenarios.FALLBACK_CAPTURE, f"bundled sample: chisel -w unavailable: {why}"
         drops = _drops(run.tracer_stderr) or 0
+        offered = run.syscalls * 2
         return path, (f"written by chisel -w over the rw loop paced at "
-                      f"{_si(scenarios.REPLAY_RATE)} ev/s; {drops} dropped while writing")
+                      f"{_si(scenarios.REPLAY_RATE)} ev/s: {offered} offered, {drops} dropped while "
+                      f"writing, {run.drain_s:.1f} s to catch up after the loop")
 
     def _count_events(self, capture):
         """Events in the capture, counted by sysdig's default output (one line per event)."""
