@@ -45,7 +45,8 @@ class FieldDef:
       the generic `syscall` (evt.dir, evt.is_io...), or a function `per_type(info)` saying so for
       one type (fd.* fields are None for every event whose type has no fd). `extract` must then
       need nothing but `ev.info`, `ev.type` and (as None) `ev.fd` / `ev.fdnum`.
-    * `inline`: how to read the value without the registry: `("event", ATTR)` is `ev.ATTR`,
+    * `inline`: how to read the value without the registry: `("event", ATTR)` is `ev.ATTR`
+      (`("event", ATTR, TYPE)` also promises a value of exactly that Python type),
       `("thread", ATTR)` is `ev.thread.ATTR` (`extract` without a thread), `("call",)` calls `extract`
       without caching (for cheap, pure fields); or a function of an event type's `EventInfo`
       giving a spec for that type or None, with two more kinds: `("fd", ATTR)` is `ev.fd.ATTR`

@@ -419,7 +419,7 @@ def _field(name, ftype, doc, extract, **kw):
 
 FIELDS = (
     _field("evt.num", "UINT64", "sequence number of the event in the capture",
-           lambda ev: ev.num, inline=("event", "num")),
+           lambda ev: ev.num, inline=("event", "num", int)),
     _field("evt.time", "CHARBUF", "local time of the event, HH:MM:SS.nnnnnnnnn", _time),
     _field("evt.time.s", "CHARBUF", "local time of the event, HH:MM:SS", _time_s),
     _field("evt.time.iso8601", "CHARBUF", "UTC time of the event in ISO 8601 with nanoseconds",
@@ -429,7 +429,7 @@ FIELDS = (
     _field("evt.datetime.s", "CHARBUF", "local date and time of the event, to the second",
            _datetime_s),
     _field("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch", _rawtime,
-           inline=("event", "ts")),
+           inline=("event", "ts", int)),
     _field("evt.rawtime.s", "ABSTIME", "whole seconds of evt.rawtime", _part_s(_rawtime)),
     _field("evt.rawtime.ns", "ABSTIME", "nanosecond part of evt.rawtime", _part_ns(_rawtime),
            display=PADDED_DEC),
@@ -463,7 +463,7 @@ FIELDS = (
     _field("evt.category", "CHARBUF", "event category: file, net, ipc, process, memory, wait... "
            "(I/O events take their fd's)", category, per_type=_category_is_per_type),
     _field("evt.cpu", "INT16", "number of the CPU the event happened on", lambda ev: ev.cpu,
-           inline=("event", "cpu")),
+           inline=("event", "cpu", int)),
     _field("evt.args", "CHARBUF", "every argument as name=value text", _args),
     _field("evt.info", "CHARBUF", "the event's arguments as sysdig's default line shows them",
            _args),

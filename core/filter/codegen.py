@@ -225,11 +225,19 @@ def inline_spec(fdef, arg, info):
     kind = spec[0]
     if kind == "call" and len(spec) == 1:
         return spec
+    if kind == "event" and len(spec) == 3 and _is_attribute(spec[1]) and isinstance(spec[2], type):
+        return spec
     if kind in ("event", "thread", "fd") and len(spec) == 2 and _is_attribute(spec[1]):
         return spec
     if kind == "param_int64" and len(spec) == 2 and type(spec[1]) is int and spec[1] >= 0:
         return spec
     return None
+
+
+def _always_of_type(plan, info, wanted):
+    """Whether the field's inline spec promises a value of type `wanted` (no test needed)."""
+    spec = inline_spec(plan.fdef, plan.arg, info)
+    return spec is not None and len(spec) == 3 and spec[2] is wanted
 
 
 def _is_attribute(name):
@@ -284,6 +292,8 @@ class FunctionWriter:
             return f"({value} is not None)"
         if plan.fast is None:
             return f"t{i}({value})"
+        if _always_of_type(plan, self.info, _primary_type(plan.fast.types)):
+            return "(" + plan.fast.source.format(x=value, c=f"c{i}") + ")"
         fast = plan.fast.source.format(x=f"v{slot}", c=f"c{i}")
         return f"({fast} if type({value}) is T{i} else t{i}(v{slot}))"
 

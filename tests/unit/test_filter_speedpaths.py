@@ -129,7 +129,9 @@ def _inline_value(spec, fdef, event):
     """What the generated code reads for an `inline` spec (FunctionWriter.extraction's meaning)."""
     kind = spec[0]
     if kind == "event":
-        return getattr(event, spec[1])
+        value = getattr(event, spec[1])
+        assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
+        return value
     if kind == "thread":
         return fdef.extract(event) if event.thread is None else getattr(event.thread, spec[1])
     if kind == "fd":
