@@ -217,10 +217,10 @@ class Session:
 
     def _kernel_aggregation_exact(self):
         """Whether adding up I/O in the kernel gives exactly what the events would: every chisel
-        takes totals, no event is written (-w) or printed, and no filter needs the events (a single
-        --pid or a -- COMMAND is enforced by the kernel itself)."""
+        takes totals, no event is written (-w) or printed or counted (-n), and no filter needs the
+        events (a single --pid or a -- COMMAND is enforced by the kernel itself)."""
         return (self.config.kernel_agg and bool(self.chisels) and self.filter is None
-                and self.config.write_path is None
+                and self.config.write_path is None and self.config.count is None
                 and all(e.cls.takes_io_totals(self._args[e.name]) for e in self.chisels))
 
     def _bind_fields_to_state(self):

@@ -316,6 +316,7 @@ def test_session_aggregates_only_when_it_is_exact():
     assert _session(command=("true",))._kernel_aggregation_exact()
     assert not _session(kernel_agg=False)._kernel_aggregation_exact()
     assert not _session(write_path="/tmp/x.scap")._kernel_aggregation_exact()
+    assert not _session(count=100)._kernel_aggregation_exact()  # -n counts events
     assert not _session(args=SimpleNamespace(by="time", top=10, interval=1.0))._kernel_aggregation_exact()
     assert not _session(TopFilesErrors)._kernel_aggregation_exact()
     filtered = _session()
