@@ -202,10 +202,7 @@ class Session:
         elif len(self.config.pids) == 1:
             options["pid"] = self.config.pids[0]
         if self._kernel_aggregation_exact():
-            from chisel.core.live.aggregate import engine_accepts_aggregation  # noqa: PLC0415
-
-            if engine_accepts_aggregation(LiveSource):
-                options["aggregate_io"] = True
+            options["aggregate_io"] = True  # a ProbePlan option: reads and writes add up in the kernel
         source = LiveSource(**options)
         for warning in getattr(source, "warnings", ()):
             self._warn(warning)

@@ -251,40 +251,13 @@ class KernelAggregator:
         return self.state.thread(tgid) if self.state is not None else None
 
 
-class BccTableMap:
-    """The `io_totals` map through a bcc table, as raw bytes (what `LiveSource.maps` will give)."""
-
-    def __init__(self, table):
-        self.table = table
-
-    def items(self):
-        return [(bytes(k), bytes(v)) for k, v in self.table.items()]
-
-    def delete(self, key):
-        try:
-            del self.table[self.table.Key.from_buffer_copy(key)]
-        except KeyError:
-            return False
-        return True
-
-
 def io_totals_map(source):
-    """The source's `io_totals` map: `source.maps[...]`, or the bcc table of an engine without it."""
-    maps = getattr(source, "maps", None)
-    if maps is not None:
-        return maps[IO_TOTALS_MAP]
-    return BccTableMap(source._bpf[IO_TOTALS_MAP.encode()])  # noqa: SLF001 - until LiveSource.maps lands
+    """The live source's `io_totals` map (raw bytes keys and values)."""
+    return source.maps[IO_TOTALS_MAP]
 
 
 def aggregates(source):
-    """Whether `source` runs an aggregating plan (an engine may not pass the option on yet)."""
+    """Whether `source` runs an aggregating plan (a stand-in source without a plan does not)."""
     plan = getattr(source, "plan", None)
     return bool(getattr(plan, "aggregate_io", False))
 
-
-def engine_accepts_aggregation(live_source_cls):
-    """Whether `LiveSource(..., aggregate_io=True)` is accepted (passed on to the ProbePlan)."""
-    import inspect  # noqa: PLC0415
-
-    params = inspect.signature(live_source_cls).parameters.values()
-    return any(p.name == "aggregate_io" or p.kind is p.VAR_KEYWORD for p in params)

@@ -17,7 +17,6 @@ from chisel.core.live.aggregate import (
     KernelAggregator,
     Entry,
     closed_fd_totals,
-    engine_accepts_aggregation,
     parse_entry,
 )
 from chisel.core.live.specs import AGGREGATED_SYSCALLS
@@ -324,17 +323,6 @@ def test_session_aggregates_only_when_it_is_exact():
     assert not filtered._kernel_aggregation_exact()
     printing = Session(RunConfig(), plugins=None, chisels=[])
     assert not printing._kernel_aggregation_exact()
-
-
-def test_engine_acceptance_is_read_from_the_signature():
-    def old(*, event_types=None, pid=None):
-        pass
-
-    def new(*, event_types=None, **plan_options):
-        pass
-
-    assert not engine_accepts_aggregation(old)
-    assert engine_accepts_aggregation(new)
 
 
 # -- the generated source -------------------------------------------------------------------------
