@@ -381,9 +381,7 @@ class ArgRenderer:
         return str(v)
 
     def _fd(self, ev, raw, p):
-        if len(raw) != p.size:
-            return ""
-        return _fd_text(ev, raw_int(raw, p.ptype))
+        return _fd_renderer(p.size, p.ptype in _SIGNED_TYPES)(ev, raw, p)
 
     def _pid(self, ev, raw, p):
         if len(raw) != p.size:
@@ -588,26 +586,27 @@ _UNROLLED = {1: _unrolled1, 2: _unrolled2, 3: _unrolled3}
 
 
 def _fd_renderer(size, signed):
-    """A PT_FD/PT_FD32 renderer: `3(<f>/etc/passwd)` through the thread's fd table."""
+    """A PT_FD/PT_FD32 renderer: `3(<f>/etc/passwd)` resolved through the thread's fd table,
+    `-2(ENOENT)` for an error. Half of all events show an fd, so this is one flat function."""
+    errno_names = ERRNO_NAMES
+    tags = _FD_TAGS
+
     def fd(ev, raw, p):
         if len(raw) != size:
             return ""
-        return _fd_text(ev, int.from_bytes(raw, "little", signed=signed))
+        v = int.from_bytes(raw, "little", signed=signed)
+        if v < 0:
+            name = "AT_FDCWD" if v == AT_FDCWD else errno_names.get(-v)
+            return f"{v}({name})" if name else str(v)
+        th = ev.thread
+        if th is None:
+            return str(v)
+        fdi = th.fdtable.get(v)
+        if fdi is None:
+            return str(v)
+        tag = tags.get((fdi.type, fdi.l4proto)) or fd_tag(fdi)
+        return f"{v}({tag}{fdi.name})"
     return fd
-
-
-def _fd_text(ev, v):
-    """An fd number as evt.info shows it: resolved through the thread's fd table, or its error."""
-    if v < 0:
-        name = "AT_FDCWD" if v == AT_FDCWD else ERRNO_NAMES.get(-v)
-        return f"{v}({name})" if name else str(v)
-    th = ev.thread
-    if th is None:
-        return str(v)
-    fdi = th.fdtable.get(v)
-    if fdi is None:
-        return str(v)
-    return f"{v}({fd_tag(fdi)}{fdi.name})"
 
 
 def _dotted_buffer_renderer(limit):
