@@ -39,6 +39,9 @@ class FieldDef:
     (`PADDED_DEC` pads nanosecond parts to 9 digits as sysdig does; `ONE_DECIMAL` prints a DOUBLE
     with one decimal; `HEX` an int in upper-case hex); use `format(value)` to get the text.
 
+    `stateful` marks an extractor with a memory of the events it was called for (evt.deltatime):
+    a filter using one is evaluated check by check in the order written, never folded per type.
+
     Two optional hints let the compiled filter skip work; both must describe `extract` exactly
     (tests/unit/test_filter_speedpaths.py checks the built-in fields on every bundled capture):
     * `per_type`: True when the value depends only on `ev.info` for every event whose type is not
@@ -56,12 +59,12 @@ class FieldDef:
     """
 
     __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",
-                 "display", "per_type", "inline")
+                 "display", "per_type", "inline", "stateful")
 
     ARG_KINDS = (None, "index", "name", "any")
 
     def __init__(self, name, ftype, doc, extract, arg=None, filter_only=False, cls="evt", *,
-                 arg_required=True, display=DEC, per_type=False, inline=None):
+                 arg_required=True, display=DEC, per_type=False, inline=None, stateful=False):
         if arg not in self.ARG_KINDS:
             raise ValueError(f"field {name}: arg must be one of {self.ARG_KINDS}, not {arg!r}")
         self.name = name
@@ -75,6 +78,7 @@ class FieldDef:
         self.display = display
         self.per_type = per_type
         self.inline = inline
+        self.stateful = stateful
 
     def format(self, value):
         """The text `-p` shows for `value` (None stays None, for <NA>)."""

@@ -97,7 +97,8 @@ def compile_filter(text, registry=None, *, specialize=True):
     """Compile sysdig filter `text` against a field `registry` (the project's one by default).
 
     `match` is generated code specialized per event type (`codegen.py`); with `specialize=False`
-    it is the tree of closures instead, the plain reference the tests compare it with.
+    (or when a field is `stateful`, such as evt.deltatime) it is the tree of closures instead, the
+    plain reference the tests compare it with.
     Raises `FilterError` (a `UsageError`) with the position of the bad token; never anything else
     for any text.
     """
@@ -108,7 +109,8 @@ def compile_filter(text, registry=None, *, specialize=True):
     ast = parse(text)
     compiler = _Compiler(text, registry)
     match = compiler.predicate(ast)
-    if specialize:
+    if specialize and not any(getattr(p.fdef, "stateful", False) for p in compiler.plans.values()):
+        # A field with a memory must see exactly the events the closure tree computes it for.
         from ..event import event_infos  # noqa: PLC0415
 
         match = specialized_match(ast, compiler.plans, _cheap_first, _decide_on_type,
