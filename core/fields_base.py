@@ -48,14 +48,14 @@ class FieldDef:
       the generic `syscall` (evt.dir, evt.is_io...), or a function `per_type(info)` saying so for
       one type (fd.* fields are None for every event whose type has no fd). `extract` must then
       need nothing but `ev.info`, `ev.type` and (as None) `ev.fd` / `ev.fdnum`.
-    * `inline`: how to read the value without the registry: `("event", ATTR)` is `ev.ATTR`
-      (`("event", ATTR, TYPE)` also promises a value of exactly that Python type),
-      `("thread", ATTR)` is `ev.thread.ATTR` (`extract` without a thread), `("call",)` calls `extract`
-      without caching (for cheap, pure fields); or a function of an event type's `EventInfo`
-      giving a spec for that type or None, with two more kinds: `("fd", ATTR)` is `ev.fd.ATTR`
-      (`extract` when `ev.fd` is None) and `("param_int64", I)` is raw parameter I read as a
-      little-endian int64 when it has 8 bytes (`extract` otherwise). Fields without a spec go
-      through `ev.get` (cached for the chisel and output too).
+    * `inline`: how generated filter code reads the value without the registry, as a spec or
+      as a function of an event type's `EventInfo` giving that type's spec (or None):
+      `("event", ATTR)` is `ev.ATTR`, and `("event", ATTR, TYPE)` also promises exactly that
+      Python type; `("thread", ATTR)` is `ev.thread.ATTR`; `("fd", ATTR)` is `ev.fd.ATTR` (only
+      from a function: valid on types about an fd); `("param_int64", I)` is raw parameter I read
+      as a little-endian int64 when it has 8 bytes; `("call",)` calls `extract` uncached (cheap,
+      pure fields). Without a thread, an fd or 8 bytes, `extract` decides. Fields without a spec
+      go through `ev.get` (cached for the chisel and output too).
     """
 
     __slots__ = ("name", "ftype", "doc", "extract", "arg", "filter_only", "cls", "arg_required",

@@ -30,6 +30,7 @@ import struct
 from .parse import And, Check, Not
 
 _INT64 = struct.Struct("<q")  # scap's PT_ERRNO, PT_FD, PT_PID
+_HOISTED = {"th": "thread", "fd": "fd"}  # local -> the Event attribute it holds
 _UNSET = type("Unset", (), {"__repr__": lambda self: "<unset>", "__slots__": ()})()
 
 
@@ -256,13 +257,16 @@ class FunctionWriter:
         self.assigned = set()  # slots set on every path reaching the current point
         self.seen = set()      # slots set on some path
         self.sentinel = set()  # slots that need `vN = _U` first
+        self.hoisted = set()   # 'th', 'fd': read once at the top when several checks use them
 
     def body(self, node):
         """(sentinel init lines, return expression) deciding `node` (a node, True or False)."""
         if node is True or node is False:
             return (), str(node)
         expr = self.expr(node)
-        return tuple(f"v{n} = _U" for n in sorted(self.sentinel)), expr
+        inits = [f"{name} = ev.{_HOISTED[name]}" for name in sorted(self.hoisted)]
+        inits += [f"v{n} = _U" for n in sorted(self.sentinel)]
+        return tuple(inits), expr
 
     def source(self, node):
         """The source of a whole `match(ev)` deciding `node`."""
@@ -322,12 +326,12 @@ class FunctionWriter:
             return f"ev.{spec[1]}"
         # Without a thread or fd the extractor decides (the rare case: thread.tid falls back to
         # the event's tid, fd.name to a failed open's path).
-        if kind == "thread":
-            return f"(g{i}(ev) if (th := ev.thread) is None else th.{spec[1]})"
-        if kind == "fd":
-            return f"(g{i}(ev) if (fd := ev.fd) is None else fd.{spec[1]})"
+        if kind in ("thread", "fd"):
+            local = "th" if kind == "thread" else "fd"
+            self.hoisted.add(local)
+            return f"(g{i}(ev) if {local} is None else {local}.{spec[1]})"
         if kind == "param_int64":  # decoded here: Event.param costs three calls
             n = spec[1]
-            return f"(_int64(r)[0] if len(raw := ev.raw) > {n} and len(r := raw[{n}]) == 8 " \
-                   f"else g{i}(ev))"
+            present = "(raw := ev.raw)" if n == 0 else f"len(raw := ev.raw) > {n}"
+            return f"(_int64(r)[0] if {present} and len(r := raw[{n}]) == 8 else g{i}(ev))"
         return f"g{i}(ev)"

@@ -408,7 +408,8 @@ class CheckPlan:
     __slots__ = ("key", "fdef", "arg", "op", "test", "fast", "index")
 
     def __init__(self, key, fdef, arg, op, test, fast):
-        self.key, self.fdef, self.arg, self.op, self.test, self.fast = key, fdef, arg, op, test, fast
+        self.key, self.fdef, self.arg, self.op = key, fdef, arg, op
+        self.test, self.fast = test, fast
         self.index = None  # its number in generated code
 
 
