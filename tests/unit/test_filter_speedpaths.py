@@ -17,7 +17,7 @@ from filter_fakes import FakeRegistry, ev
 from chisel.core.event import model
 from chisel.core.fields import registry
 from chisel.core.filter import compile_filter
-from chisel.core.filter.codegen import FunctionWriter, TypeProbe, inline_spec
+from chisel.core.filter.codegen import MAX_BRANCHES, FunctionWriter, TypeProbe, inline_spec
 from chisel.core.scap_reader import ScapReader
 from chisel.core.state import State
 
@@ -35,6 +35,12 @@ def table_filters():
     return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
+# Ten residual filters (one per named type, one for the rest): more than codegen.MAX_BRANCHES,
+# so some are called through the dispatcher's `_rest` table.
+MANY_RESIDUALS = " and ".join(
+    f"(evt.type = {name} or proc.name != {name})"
+    for name in ("read", "write", "open", "openat", "close", "mmap", "brk", "fstat", "execve"))
+
 ALL_FILTERS = table_filters() + list(BENCH_FILTERS.values()) + [
     # Fields repeated across branches: the generated code must extract them lazily, once.
     "evt.type = read or proc.name = bash or (evt.num > 100 and proc.name != cat)",
@@ -46,6 +52,7 @@ ALL_FILTERS = table_filters() + list(BENCH_FILTERS.values()) + [
     # events a folded check rejects would change its later values.
     "evt.deltatime > 100000 and evt.dir = '<'",
     "evt.deltatime.ns < 5000 or evt.is_io = true",
+    MANY_RESIDUALS,
 ]
 
 
@@ -242,3 +249,11 @@ def test_generic_events_are_not_folded():
     event.type = syscall_id  # a generic event whose syscall is open
     assert flt.match(event) is True
     assert event.calls == {"evt.type": 1}
+
+
+def test_residuals_beyond_the_inline_branches_are_called_through_a_table():
+    flt = compile_filter(MANY_RESIDUALS)
+    rest = flt.match.__globals__["_rest"]
+    assert len(rest) == 10 + 1 - MAX_BRANCHES  # nine types, the generic event, every other type
+    hits = matches("libs_sample", True)[MANY_RESIDUALS]
+    assert len(hits) == 323  # every event with a known process name (none is named like a type)
