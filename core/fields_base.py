@@ -50,8 +50,8 @@ class FieldDef:
       need nothing but `ev.info`, `ev.type` and (as None) `ev.fd` / `ev.fdnum`.
     * `inline`: how generated filter code reads the value without the registry, as a spec or
       as a function of an event type's `EventInfo` giving that type's spec (or None):
-      `("event", ATTR)` is `ev.ATTR`, and `("event", ATTR, TYPE)` also promises exactly that
-      Python type; `("thread", ATTR)` is `ev.thread.ATTR`; `("fd", ATTR)` is `ev.fd.ATTR` (only
+      `("event", ATTR)` is `ev.ATTR`; `("thread", ATTR)` is `ev.thread.ATTR` (a third item,
+      a Python type, promises the attribute is exactly of it); `("fd", ATTR)` is `ev.fd.ATTR` (only
       from a function: valid on types about an fd); `("param_int64", I)` is raw parameter I read
       as a little-endian int64 when it has 8 bytes; `("call",)` calls `extract` uncached (cheap,
       pure fields). Without a thread, an fd or 8 bytes, `extract` decides. Fields without a spec

@@ -253,7 +253,7 @@ _ANCESTOR = {"arg": "index", "arg_required": False}
 
 FIELDS = (
     _field("proc.pid", "INT64", "id of the process (thread group) of the event",
-           _of_thread(lambda th: th.pid), inline=("thread", "pid")),
+           _of_thread(lambda th: th.pid), inline=("thread", "pid", int)),
     _field("proc.ppid", "INT64", "pid of the parent process",
            _of_thread(lambda th: main_thread(th).ptid)),
     _field("proc.vpid", "INT64", "pid of the process inside its pid namespace (<NA> when the "
@@ -263,17 +263,17 @@ FIELDS = (
     _field("proc.apid", "INT64", "pid of the Nth ancestor (proc.apid[1] is the parent); "
            "without [N] any ancestor matches", _of_ancestor(lambda a: a.pid), **_ANCESTOR),
     _field("proc.name", "CHARBUF", "process name (comm, at most 15 characters)",
-           _of_thread(lambda th: th.comm), inline=("thread", "comm")),
+           _of_thread(lambda th: th.comm), inline=("thread", "comm", str)),
     _field("proc.pname", "CHARBUF", "name of the parent process", _of_parent(lambda p: p.comm)),
     _field("proc.aname", "CHARBUF", "name of the Nth ancestor (proc.aname[0] is the process)",
            _of_ancestor(lambda a: a.comm), **_ANCESTOR),
     _field("proc.exe", "CHARBUF", "first command-line argument (argv[0])",
-           _of_thread(lambda th: th.exe), inline=("thread", "exe")),
+           _of_thread(lambda th: th.exe), inline=("thread", "exe", str)),
     _field("proc.pexe", "CHARBUF", "argv[0] of the parent process", _of_parent(lambda p: p.exe)),
     _field("proc.aexe", "CHARBUF", "argv[0] of the Nth ancestor",
            _of_ancestor(lambda a: a.exe), **_ANCESTOR),
     _field("proc.exepath", "CHARBUF", "full path of the executable",
-           _of_thread(lambda th: th.exepath), inline=("thread", "exepath")),
+           _of_thread(lambda th: th.exepath), inline=("thread", "exepath", str)),
     _field("proc.pexepath", "CHARBUF", "full executable path of the parent process",
            _of_parent(lambda p: p.exepath)),
     _field("proc.args", "CHARBUF", "command-line arguments, without argv[0]", _of_thread(_args)),
@@ -322,7 +322,7 @@ FIELDS = (
            "thread.cgroup.cpu", _cgroup, arg="name"),
     _field("thread.tid", "INT64", "id of the thread (known even without thread state)",
            lambda ev: ev.thread.tid if ev.thread is not None else _signed64(ev.tid),
-           inline=("thread", "tid")),
+           inline=("thread", "tid", int)),
     _field("thread.vtid", "INT64", "thread id inside the pid namespace (<NA> when the capture "
            "does not record it)", _of_thread(lambda th: _known(th.vtid))),
     _field("thread.ismain", "BOOL", "true for the process's main thread",

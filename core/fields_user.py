@@ -53,7 +53,7 @@ def _group_name(ev):
 
 FIELDS = (
     FieldDef("user.uid", "UINT32", "user id of the thread", _id("uid"), cls="user",
-             inline=("thread", "uid")),
+             inline=("thread", "uid", int)),
     FieldDef("user.name", "CHARBUF", "user name", _user_attr("uid", "name"), cls="user"),
     FieldDef("user.homedir", "CHARBUF", "home directory of the user",
              _user_attr("uid", "homedir"), cls="user"),
@@ -64,7 +64,7 @@ FIELDS = (
     FieldDef("user.loginname", "CHARBUF", "name of the audit (login) user",
              _user_attr("loginuid", "name"), cls="user"),
     FieldDef("group.gid", "UINT64", "group id of the thread", _id("gid"), cls="group",
-             inline=("thread", "gid")),
+             inline=("thread", "gid", int)),
     FieldDef("group.name", "CHARBUF", "group name", _group_name, cls="group"),
 )
 

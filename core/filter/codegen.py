@@ -226,7 +226,8 @@ def inline_spec(fdef, arg, info):
     kind = spec[0]
     if kind == "call" and len(spec) == 1:
         return spec
-    if kind == "event" and len(spec) == 3 and _is_attribute(spec[1]) and isinstance(spec[2], type):
+    if kind in ("event", "thread") and len(spec) == 3 and _is_attribute(spec[1]) \
+            and isinstance(spec[2], type):
         return spec
     if kind in ("event", "thread", "fd") and len(spec) == 2 and _is_attribute(spec[1]):
         return spec
@@ -235,24 +236,25 @@ def inline_spec(fdef, arg, info):
     return None
 
 
-def _always_of_type(plan, info, wanted):
-    """Whether the field's inline spec promises a value of type `wanted` (no test needed)."""
-    spec = inline_spec(plan.fdef, plan.arg, info)
-    return spec is not None and len(spec) == 3 and spec[2] is wanted
-
-
 def _is_attribute(name):
     return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
 
 
 class FunctionWriter:
     """Writes the source of `match(ev)` for one (folded) filter, tracking which field locals are
-    certainly assigned so each field is extracted at most once per call."""
+    certainly assigned so each field is extracted at most once per call.
 
-    def __init__(self, plans, order_and, info=None):
+    A filter reading thread fields inline is written twice, for events with a thread and without:
+    with one, `th.pid` is read straight and a type its spec promises needs no test; without, the
+    extractors decide. `thread_known` is which of the two this writer writes (None: undecided).
+    """
+
+    def __init__(self, plans, order_and, info=None, thread_known=None):
         self.plans = plans
         self.order_and = order_and
         self.info = info  # the EventInfo the code is specialized to, or None
+        self.thread_known = thread_known
+        self.slot_types = {}   # slot -> the type its value surely has
         self.slots = {}        # field key -> local number
         self.assigned = set()  # slots set on every path reaching the current point
         self.seen = set()      # slots set on some path
@@ -264,6 +266,13 @@ class FunctionWriter:
         if node is True or node is False:
             return (), str(node)
         expr = self.expr(node)
+        if self.thread_known is None and "th" in self.hoisted:
+            with_thread = FunctionWriter(self.plans, self.order_and, self.info, True)
+            without = FunctionWriter(self.plans, self.order_and, self.info, False)
+            expr = f"({with_thread.expr(node)} if th is not None else {without.expr(node)})"
+            for writer in (with_thread, without):
+                self.hoisted |= writer.hoisted
+                self.sentinel |= writer.sentinel
         inits = [f"{name} = ev.{_HOISTED[name]}" for name in sorted(self.hoisted)]
         inits += [f"v{n} = _U" for n in sorted(self.sentinel)]
         return tuple(inits), expr
@@ -296,7 +305,7 @@ class FunctionWriter:
             return f"({value} is not None)"
         if plan.fast is None:
             return f"t{i}({value})"
-        if _always_of_type(plan, self.info, _primary_type(plan.fast.types)):
+        if self.slot_types.get(slot) is _primary_type(plan.fast.types):
             return "(" + plan.fast.source.format(x=value, c=f"c{i}") + ")"
         fast = plan.fast.source.format(x=f"v{slot}", c=f"c{i}")
         return f"({fast} if type({value}) is T{i} else t{i}(v{slot}))"
@@ -322,10 +331,17 @@ class FunctionWriter:
         if spec is None:
             return f"ev.get(k{i})"
         kind = spec[0]
+        promised = spec[2] if len(spec) == 3 else None
         if kind == "event":
+            self.slot_types[self.slots[plan.key]] = promised
             return f"ev.{spec[1]}"
         # Without a thread or fd the extractor decides (the rare case: thread.tid falls back to
         # the event's tid, fd.name to a failed open's path).
+        if kind == "thread" and self.thread_known is not None:
+            if not self.thread_known:
+                return f"g{i}(ev)"
+            self.slot_types[self.slots[plan.key]] = promised
+            return f"th.{spec[1]}"
         if kind in ("thread", "fd"):
             local = "th" if kind == "thread" else "fd"
             self.hoisted.add(local)

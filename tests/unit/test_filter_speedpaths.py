@@ -144,7 +144,11 @@ def _inline_value(spec, fdef, event):
         assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
         return value
     if kind == "thread":
-        return fdef.extract(event) if event.thread is None else getattr(event.thread, spec[1])
+        if event.thread is None:
+            return fdef.extract(event)
+        value = getattr(event.thread, spec[1])
+        assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
+        return value
     if kind == "fd":
         return fdef.extract(event) if event.fd is None else getattr(event.fd, spec[1])
     if kind == "param_int64":
