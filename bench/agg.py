@@ -9,7 +9,8 @@ Each round runs the workload untraced, under `chisel topfiles` (which adds reads
 the kernel) and under `chisel topfiles --no-kernel-agg` (every call goes through the ring buffer to
 the chisel), so drift in the machine's speed hits the three alike. RATIO is the median loop wall
 time traced / untraced, MIN the best wall time's ratio, CPU the median CPU time's ratio (the BPF
-programs run in the workload's own context). /DEV/NULL is the byte total topfiles printed for
+programs run in the workload's own context). syscount-bpfcc, bcc's in-kernel syscall counter, is
+the floor for any in-kernel counting. /DEV/NULL is the byte total topfiles printed for
 /dev/null in the last round: the rw loop writes one byte per iteration (reads of /dev/null return
 0), plus whatever else on the machine wrote there meanwhile; DROPS the events chisel reported lost.
 """
@@ -31,6 +32,8 @@ TRACERS = (
     Tracer("chisel topfiles (kernel totals)", _TOPFILES, ready=r"Tracing", settle=0.2),
     Tracer("chisel topfiles --no-kernel-agg", (*_TOPFILES, "--no-kernel-agg"), ready=r"Tracing",
            settle=0.2),
+    # the floor for counting in the kernel: one per-CPU array update per syscall, nothing saved
+    Tracer("syscount-bpfcc (peer)", ("/usr/sbin/syscount-bpfcc",), ready=r"Tracing", settle=0.2),
 )
 TIMEOUT_S = 300
 READY_TIMEOUT_S = 60
