@@ -340,8 +340,9 @@ def _has_no_fd(info):
 
 
 def _fd_attribute(attr):
-    """An `inline` spec: on events about an fd, the field is the known fd's attribute `attr`."""
-    spec = ("fd", attr)
+    """An `inline` spec: on events about an fd, the field is the known fd's attribute `attr`
+    (a str for each attribute this is used for)."""
+    spec = ("fd", attr, str)
     return lambda info: spec if has_fd(info) else None
 
 

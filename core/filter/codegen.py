@@ -226,7 +226,7 @@ def inline_spec(fdef, arg, info):
     kind = spec[0]
     if kind == "call" and len(spec) == 1:
         return spec
-    if kind in ("event", "thread") and len(spec) == 3 and _is_attribute(spec[1]) \
+    if kind in ("event", "thread", "fd") and len(spec) == 3 and _is_attribute(spec[1]) \
             and isinstance(spec[2], type):
         return spec
     if kind in ("event", "thread", "fd") and len(spec) == 2 and _is_attribute(spec[1]):
@@ -244,16 +244,17 @@ class FunctionWriter:
     """Writes the source of `match(ev)` for one (folded) filter, tracking which field locals are
     certainly assigned so each field is extracted at most once per call.
 
-    A filter reading thread fields inline is written twice, for events with a thread and without:
-    with one, `th.pid` is read straight and a type its spec promises needs no test; without, the
-    extractors decide. `thread_known` is which of the two this writer writes (None: undecided).
+    A filter reading thread (or fd) fields inline is written twice, for events with a thread and
+    without: with one, `th.pid` is read straight and a type its spec promises needs no test;
+    without, the extractors decide. `known` maps 'th'/'fd' to whether this writer's code runs
+    with it set (absent: undecided).
     """
 
-    def __init__(self, plans, order_and, info=None, thread_known=None):
+    def __init__(self, plans, order_and, info=None, known=None):
         self.plans = plans
         self.order_and = order_and
         self.info = info  # the EventInfo the code is specialized to, or None
-        self.thread_known = thread_known
+        self.known = known or {}
         self.slot_types = {}   # slot -> the type its value surely has
         self.slots = {}        # field key -> local number
         self.assigned = set()  # slots set on every path reaching the current point
@@ -265,17 +266,26 @@ class FunctionWriter:
         """(sentinel init lines, return expression) deciding `node` (a node, True or False)."""
         if node is True or node is False:
             return (), str(node)
-        expr = self.expr(node)
-        if self.thread_known is None and "th" in self.hoisted:
-            with_thread = FunctionWriter(self.plans, self.order_and, self.info, True)
-            without = FunctionWriter(self.plans, self.order_and, self.info, False)
-            expr = f"({with_thread.expr(node)} if th is not None else {without.expr(node)})"
-            for writer in (with_thread, without):
-                self.hoisted |= writer.hoisted
-                self.sentinel |= writer.sentinel
+        expr = self.split(node)
         inits = [f"{name} = ev.{_HOISTED[name]}" for name in sorted(self.hoisted)]
         inits += [f"v{n} = _U" for n in sorted(self.sentinel)]
         return tuple(inits), expr
+
+    def split(self, node):
+        """The expression for `node`, branching on each of `th`/`fd` it reads (at most 4 ways)."""
+        expr = self.expr(node)
+        undecided = sorted(self.hoisted - set(self.known))
+        if not undecided:
+            return expr
+        local = undecided[0]
+        branches = []
+        for present in (True, False):
+            writer = FunctionWriter(self.plans, self.order_and, self.info,
+                                    {**self.known, local: present})
+            branches.append(writer.split(node))
+            self.hoisted |= writer.hoisted
+            self.sentinel |= writer.sentinel
+        return f"({branches[0]} if {local} is not None else {branches[1]})"
 
     def source(self, node):
         """The source of a whole `match(ev)` deciding `node`."""
@@ -337,15 +347,16 @@ class FunctionWriter:
             return f"ev.{spec[1]}"
         # Without a thread or fd the extractor decides (the rare case: thread.tid falls back to
         # the event's tid, fd.name to a failed open's path).
-        if kind == "thread" and self.thread_known is not None:
-            if not self.thread_known:
-                return f"g{i}(ev)"
-            self.slot_types[self.slots[plan.key]] = promised
-            return f"th.{spec[1]}"
         if kind in ("thread", "fd"):
             local = "th" if kind == "thread" else "fd"
             self.hoisted.add(local)
-            return f"(g{i}(ev) if {local} is None else {local}.{spec[1]})"
+            present = self.known.get(local)
+            if present is None:
+                return f"(g{i}(ev) if {local} is None else {local}.{spec[1]})"
+            if not present:
+                return f"g{i}(ev)"
+            self.slot_types[self.slots[plan.key]] = promised
+            return f"{local}.{spec[1]}"
         if kind == "param_int64":  # decoded here: Event.param costs three calls
             n = spec[1]
             present = "(raw := ev.raw)" if n == 0 else f"len(raw := ev.raw) > {n}"

@@ -150,7 +150,11 @@ def _inline_value(spec, fdef, event):
         assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
         return value
     if kind == "fd":
-        return fdef.extract(event) if event.fd is None else getattr(event.fd, spec[1])
+        if event.fd is None:
+            return fdef.extract(event)
+        value = getattr(event.fd, spec[1])
+        assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
+        return value
     if kind == "param_int64":
         raw = event.raw
         if len(raw) > spec[1] and len(raw[spec[1]]) == 8:
