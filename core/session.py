@@ -265,7 +265,7 @@ class Session:
                                      generic_ids=model().ids_for_name(GENERIC_EVENT),
                                      generic_name=event_type_name)
         printer = None if self.chisels or self._quiet_writer() else self._event_printer()
-        totals_takers = self._add_kernel_aggregator() if self.aggregating else None
+        aggregator, totals_takers = self._add_kernel_aggregator() if self.aggregating else (None, None)
         for entry in self.chisels:
             handler = self.dispatcher.add(entry.cls(), entry.name, entry.cls.events,
                                           self._prefilters.get(entry.name))
@@ -276,6 +276,11 @@ class Session:
                           state=self.state,
                           interval_setter=lambda ns, h=handler: self.dispatcher.set_interval(h, ns))
             self.dispatcher.setup(handler, self._args[entry.name], ctx)
+        if aggregator is not None:
+            from chisel.core.live.aggregate import flush_interval_ns  # noqa: PLC0415
+
+            # still first in tick order: flushes land just before every chisel's own ticks
+            self.dispatcher.set_interval(aggregator, flush_interval_ns(h.interval_ns for h in totals_takers))
         self.plugins.call_isolated("chisel_session_start", self._warn, session=self)
         with _StopSignals(self._request_stop):
             if self.live:
@@ -299,8 +304,9 @@ class Session:
 
     def _add_kernel_aggregator(self):
         """Add the handler flushing the kernel's I/O totals, first, so it runs before the chisels'
-        ticks and end reports; returns the list of handlers it delivers to (filled by the caller)."""
-        from chisel.core.live.aggregate import FLUSH_INTERVAL_S, KernelAggregator, io_totals_map  # noqa: PLC0415
+        ticks and end reports; returns it and the list of handlers it delivers to (filled by the
+        caller, who sets its interval once the chisels have set theirs)."""
+        from chisel.core.live.aggregate import KernelAggregator, flush_interval_ns, io_totals_map  # noqa: PLC0415
 
         takers = []
         dispatcher = self.dispatcher
@@ -311,8 +317,8 @@ class Session:
 
         aggregator = KernelAggregator(io_totals_map(self.source), self.state, deliver)
         handler = dispatcher.add(aggregator, aggregator.name, aggregator.events)
-        dispatcher.set_interval(handler, FLUSH_INTERVAL_S * 1_000_000_000)
-        return takers
+        dispatcher.set_interval(handler, flush_interval_ns(()))  # takes its place first in tick order
+        return handler, takers
 
     def _finish(self):
         """End of capture: chisels' end reports, observers, the drops line."""

@@ -13,16 +13,20 @@ and hands the chisels the difference, with the fd resolved through the state:
   and deletes the older ones while the state still has the fds close-on-exec will close, and
   keys of a generation whose execve was not seen yet wait for it;
 - a process's exit flushes and deletes its entries (the kernel closes its fds without a close).
+Those two look up only the keys of the fds the state knows for the process (a walk of the whole
+map per exit would cost a fork-heavy machine dearly); the interval flush deletes what is left of
+processes the state no longer knows.
 
 The map is read as it is now, while the state only knows the events read so far: the ring may
 still hold the open (or the fork) that gave an fd its meaning. So an interval flush hands out
 only the entries created (`born`, CLOCK_MONOTONIC) before the events already processed, less
 RING_LAG_S; a younger entry waits for a later flush (or its close, exit or the end).
 
-`KernelAggregator` does this as the dispatcher's first handler, so a chisel's interval tick (on
-a multiple of FLUSH_INTERVAL_S) sees the totals flushed just before it.
+`KernelAggregator` does this as the dispatcher's first handler, ticking on the chisels' interval
+(`flush_interval_ns`), so a chisel's tick sees the totals flushed just before it.
 """
 
+import math
 import struct
 import time
 from typing import NamedTuple
@@ -31,7 +35,7 @@ from chisel.plugins.api import IoTotals
 
 from .probes import FD_TOTALS_PARAMS, IO_TOTALS_MAP
 
-FLUSH_INTERVAL_S = 0.1
+FLUSH_INTERVAL_S = 1.0  # when no chisel ticks: reads of the whole map cost a syscall per entry
 # Map reads a (tgid, fd, born) may stay unseen before its last value is forgotten. An entry leaves
 # the map at its close; the close record, in the ring, may reach us a little later and still
 # needs the last value. Only a close record lost to a full ring leaves an entry unclaimed.
@@ -73,6 +77,18 @@ class Entry(NamedTuple):
     gen: int
     born: int
     values: Counters
+
+
+def entry_key(tgid, fd, gen):
+    """The raw `io_totals` key of (tgid, fd, gen)."""
+    return _KEY.pack(tgid, fd, gen, 0)
+
+
+def flush_interval_ns(chisel_intervals_ns):
+    """How often to read the map: the largest period every chisel interval is a multiple of (so
+    every tick of every chisel has a flush just before it), FLUSH_INTERVAL_S when none ticks."""
+    intervals = [int(i) for i in chisel_intervals_ns if i]
+    return math.gcd(*intervals) if intervals else int(FLUSH_INTERVAL_S * 1e9)
 
 
 def parse_entry(key, value):
@@ -150,11 +166,11 @@ class DeltaTracker:
 class KernelAggregator:
     """The dispatcher's first handler in an aggregating run; hands `IoTotals` lists to `deliver`.
 
-    `io_map`: the `io_totals` map (`items()` of raw (key, value) bytes, `delete(key)`); `state`:
+    `io_map`: the `io_totals` map (raw bytes: `items()`, `lookup(key)`, `delete(key)`); `state`:
     the run's `State`, which resolves a (tgid, fd) to its thread and `FdInfo`; `deliver(records)`
     passes a non-empty list of `IoTotals` to the chisels. It subscribes to close and dup (the final
     totals of the fd they close), execve (a new generation) and procexit (the end of a process's
-    fds), and ticks every FLUSH_INTERVAL_S.
+    fds), and ticks on the chisels' interval (see `flush_interval_ns`).
     """
 
     events = frozenset({"close", "dup", "execve", "execveat", "procexit"})
@@ -184,12 +200,11 @@ class KernelAggregator:
             self._fd_closed(ev, thread.pid)
         elif name == "procexit":
             if thread.tid == thread.pid:
-                self.flush_process(thread.pid, ev.ts)
+                self.flush_process(thread.pid, ev.ts, exiting=True)
                 self.generation.pop(thread.pid, None)
         else:  # execve, execveat: before the state drops the close-on-exec fds
-            gen = self.generation.get(thread.pid, 0)
-            self.flush_process(thread.pid, ev.ts, up_to_gen=gen)
-            self.generation[thread.pid] = gen + 1
+            self.flush_process(thread.pid, ev.ts, exiting=False)
+            self.generation[thread.pid] = self.generation.get(thread.pid, 0) + 1
 
     def on_interval(self, now_ns, delta_ns):
         self.horizon_ns = max(self.horizon_ns, now_ns - int(RING_LAG_S * 1e9))
@@ -206,27 +221,43 @@ class KernelAggregator:
         was seen, born before `horizon_ns` (event time; None: all)."""
         generation = self.generation
         youngest = None if horizon_ns is None else horizon_ns - self.boot_offset_ns
-        entries = [e for e in (parse_entry(k, v) for k, v in self.io_map.items())
-                   if e.gen <= generation.get(e.tgid, 0) and (youngest is None or e.born <= youngest)]
-        self._deliver(ts, self.tracker.scan(entries))
-
-    def flush_process(self, tgid, ts, up_to_gen=None):
-        """Hand out the last totals of a process's entries (of generations up to `up_to_gen`; all
-        when None) and delete them: the process exited, or execve is about to close fds.
-        Entries born after `ts` belong to a later process reusing the pid, and stay."""
-        changed = []
-        youngest = ts - self.boot_offset_ns
+        entries = []
         for key, value in self.io_map.items():
             entry = parse_entry(key, value)
-            if entry.tgid != tgid or (up_to_gen is not None and entry.gen > up_to_gen):
+            if entry.gen > generation.get(entry.tgid, 0) or (youngest is not None and entry.born > youngest):
+                continue  # its execve, or the open that named its fd, is not read yet
+            if self._main_thread(entry.tgid) is None:
+                # a process gone from the state: its exit flush missed this fd (one the state
+                # never knew); nobody can name it now, so free its slot
+                self.io_map.delete(key)
+                self.tracker.forget(entry[:4])
                 continue
+            entries.append(entry)
+        self._deliver(ts, self.tracker.scan(entries))
+
+    def flush_process(self, tgid, ts, exiting):
+        """Hand out the last totals of a process's entries of its current generation and delete
+        them: the process exited, or execve starts the next generation (older ones went at the
+        previous execve). Entries born after `ts` belong to a later process reusing the pid."""
+        thread = self._main_thread(tgid)
+        if thread is None:
+            return  # the interval flush frees its entries
+        gen = self.generation.get(tgid, 0)
+        youngest = ts - self.boot_offset_ns
+        changed = []
+        for fd in list(thread.fdtable):
+            key = entry_key(tgid, fd, gen)
+            value = self.io_map.lookup(key)
+            if value is None:
+                continue
+            entry = parse_entry(key, value)
             if entry.born > youngest:
                 continue
             delta = self.tracker.closed(*entry)
             if not delta.empty:
-                changed.append((tgid, entry.fd, delta))
+                changed.append((tgid, fd, delta))
             self.io_map.delete(key)
-        self._deliver(ts, changed, closed=up_to_gen is None)
+        self._deliver(ts, changed, closed=exiting)
 
     def _fd_closed(self, ev, tgid):
         carried = closed_fd_totals(ev)

@@ -17,6 +17,7 @@ from chisel.core.live.aggregate import (
     KernelAggregator,
     Entry,
     closed_fd_totals,
+    flush_interval_ns,
     parse_entry,
 )
 from chisel.core.live.specs import AGGREGATED_SYSCALLS
@@ -45,6 +46,9 @@ class FakeMap:
 
     def items(self):
         return list(self.entries.items())
+
+    def lookup(self, key):
+        return self.entries.get(key)
 
     def delete(self, key):
         return self.entries.pop(key, None) is not None
@@ -238,6 +242,28 @@ def test_a_non_main_thread_exit_flushes_nothing(world):
     world.agg.on_event(_procexit(ThreadInfo(101, 100, comm="writer")))
     assert world.delivered == []
     assert len(world.map.entries) == 1
+
+
+def test_interval_flush_frees_entries_of_processes_the_state_no_longer_knows(world):
+    world.map.set(300, 5, 1, 9, 9, 1, 1)  # pid 300: exited, its fd unknown to the state
+    world.map.set(100, 3, 1, 0, 10, 0, 1)
+    world.agg.on_interval(SEC, SEC)
+    assert _summary(world.delivered) == [(100, 3, "/tmp/log", 0, 10, 0, 1, False)]
+    assert list(world.map.entries) == [_key(100, 3)]
+
+
+def test_process_exit_looks_up_only_the_fds_the_state_knows(world):
+    world.map.set(100, 3, 1, 0, 10, 0, 1)
+    world.map.set(100, 8, 1, 0, 10, 0, 1)  # fd 8: opened by a call the engine does not trace
+    world.agg.on_event(_procexit(world.proc))
+    assert _summary(world.delivered) == [(100, 3, "/tmp/log", 0, 10, 0, 1, True)]
+    assert list(world.map.entries) == [_key(100, 8)]  # left to the interval flush
+
+
+def test_flushes_tick_on_every_chisel_interval():
+    assert flush_interval_ns([SEC, 3 * SEC // 2]) == SEC // 2
+    assert flush_interval_ns([None, 2 * SEC]) == 2 * SEC
+    assert flush_interval_ns([]) == SEC
 
 
 def test_end_flushes_what_is_left(world):
