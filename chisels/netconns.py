@@ -76,7 +76,8 @@ class NetConns(Chisel):
     the rows of one connection equal topconns' Bytes), netstat (--listen) and part of spy_ip.
 
     Live, the kernel adds up the bytes per socket (the same totals, without an event per read or
-    write); the last I/O time is then the flush's, so DURATION can run up to 0.1 s longer.
+    write); for a connection still open the last I/O time is then the last read of the totals
+    (each --interval, else every second), so its DURATION can run that much longer.
     --no-kernel-agg turns that off.
     """
 

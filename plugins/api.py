@@ -145,8 +145,8 @@ class Chisel:
         They stand for the exit events of the aggregated calls (read, write, pread, pwrite, readv,
         writev, preadv, pwritev, recvfrom, sendto, recvmsg, sendmsg), which `on_event` then never
         sees; every other subscribed event still arrives there. Records come when an fd is closed,
-        when its process exits and every 100 ms of event time (just before `on_interval` when the
-        interval is a multiple of 100 ms), and a last time before `on_end`. Neither the prefilter
+        when its process exits, just before each `on_interval` (every second of event time when no
+        chisel ticks) and a last time before `on_end`. Neither the prefilter
         nor the global filter applies to them: check `fd.type` and the like yourself.
         """
 
