@@ -1,7 +1,9 @@
 """A parsed filter to a fast predicate, plus what the kernel may drop early (event types, push-down).
 
-Each check becomes a closure over its field key and its already-parsed right side; `and`/`or`/`not`
-become closures over their children. Nothing the user typed is ever evaluated as code.
+Each check becomes a `CheckPlan`: its field, its already-parsed right side and a value test. The
+plans make a tree of closures (`and`/`or`/`not` over their children), the plain reference; the
+`match` a filter gets is `codegen.py`'s generated function, specialized per event type, which
+runs the same value tests. Nothing the user typed is ever evaluated as code.
 
 Semantics, as sysdig 0.29 shows them on real captures:
 * A field that cannot be extracted (None) makes the check false for every operator, `!=` included.
