@@ -10,6 +10,7 @@ the others.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -89,6 +90,15 @@ def build_workload():
     if result.returncode != 0:
         raise Unavailable(f"gcc failed: {_last_line(result.stderr)}")
     return binary
+
+
+def private_workload(binary):
+    """A hard link to the workload named for this bench process (`wl` + pid), so a tracer
+    filtering on proc.name sees only our loops, not another bench running at the same time."""
+    link = os.path.join(os.path.dirname(binary), f"wl{os.getpid()}")
+    if not os.path.exists(link):
+        os.link(binary, link)
+    return link
 
 
 def workload_argv(binary, mode, iterations, rate=0):
@@ -234,7 +244,15 @@ def _default_sigint():
 
 def time_command(argv, timeout, stdout=subprocess.DEVNULL):
     """Wall seconds of one run of `argv` (output discarded); Unavailable if it fails."""
+    return measure_command(argv, timeout, stdout)[0]
+
+
+def measure_command(argv, timeout, stdout=subprocess.DEVNULL):
+    """(wall seconds, CPU seconds user + system) of one run of `argv`; Unavailable if it fails.
+
+    CPU time suffers less than wall time from other load on the machine."""
     check_tool(argv[0])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     try:
         result = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, text=True,
@@ -242,10 +260,12 @@ def time_command(argv, timeout, stdout=subprocess.DEVNULL):
     except subprocess.TimeoutExpired:
         raise Unavailable(f"{os.path.basename(argv[0])} took over {timeout} s") from None
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise Unavailable(f"{' '.join(os.path.basename(a) for a in argv[:2])} exited "
                           f"{result.returncode}: {_last_line(result.stderr)}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def time_until_ready(tracer, ready_timeout):

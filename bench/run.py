@@ -47,8 +47,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"chisel benchmark: {'quick' if args.quick else 'full'} mode, {runs} run(s) per "
           f"scenario, {os.cpu_count()} CPUs, kernel {os.uname().release}, {_load()}")
-    for section in sections:
-        getattr(bench, section)()
+    bench.private_binary = harness.private_workload(bench.binary)
+    try:
+        for section in sections:
+            getattr(bench, section)()
+    finally:
+        os.unlink(bench.private_binary)
     # Other work on the machine skews every ratio; say how busy it was.
     print(f"\nfinished; {_load()}")
     return 0
@@ -68,6 +72,7 @@ class Bench:
         # BPF tools compile with clang at start: on a loaded 2-core machine that alone can pass 20 s.
         self.ready_timeout = 60
         self.binary = None
+        self.private_binary = None  # the workload under a name only this run uses (proc.name filters)
 
     # -- overhead: traced / untraced on the same loop ------------------------------------------
 
@@ -118,7 +123,10 @@ class Bench:
     # -- streaming: chisel -j at rising offered rates ------------------------------------------
 
     def streaming(self):
-        print("\n== Streaming: chisel -j proc.name=workload > /dev/null, rw loop paced ==")
+        binary = self.private_binary
+        tracer = scenarios.chisel_json(os.path.basename(binary))
+        print(f"\n== Streaming: chisel -j proc.name={os.path.basename(binary)} > /dev/null, "
+              "rw loop paced ==")
         print("CATCH-UP: seconds chisel kept working after the loop ended (0.5 = none: one idle check)")
         rates = scenarios.STREAM_RATES_QUICK if self.quick else scenarios.STREAM_RATES
         seconds = scenarios.STREAM_SECONDS_QUICK if self.quick else scenarios.STREAM_SECONDS
@@ -127,9 +135,9 @@ class Bench:
         for rate in rates:
             per_iteration = scenarios.EVENTS_PER_RW_ITERATION
             iterations = int(rate / per_iteration * seconds)
-            argv = harness.workload_argv(self.binary, "rw", iterations, rate // per_iteration)
+            argv = harness.workload_argv(binary, "rw", iterations, rate // per_iteration)
             try:
-                run = harness.run_traced(scenarios.CHISEL_JSON, argv, self.timeout,
+                run = harness.run_traced(tracer, argv, self.timeout,
                                          self.ready_timeout)
             except Unavailable as why:
                 table.append((_si(rate), "", "", "", f"n/a ({why})"))
@@ -150,23 +158,27 @@ class Bench:
     def replay(self):
         print("\n== Replay: chisel -r FILE vs sysdig -r FILE > /dev/null ==")
         capture, origin = self._replay_capture()
-        table = [("TOOL", "WALL(s)", "EVENTS/s", "RATIO vs sysdig", "NOTE")]
+        table = [("TOOL", "WALL(s)", "EVENTS/s", "RATIO vs sysdig", "CPU(s)", "CPU RATIO", "NOTE")]
         events = self._count_events(capture)
-        walls = {}
+        walls, cpus = {}, {}
         for name, argv in (("sysdig -r", [scenarios.SYSDIG, "-r", capture]),
                            ("chisel -r", [scenarios.CHISEL, "-r", capture])):
             try:
-                walls[name] = statistics.median(
-                    harness.time_command(argv, self.timeout) for _ in range(self.runs))
+                samples = [harness.measure_command(argv, self.timeout) for _ in range(self.runs)]
             except Unavailable as why:
-                table.append((name, "n/a", "", "", f"({why})"))
+                table.append((name, "n/a", "", "", "", "", f"({why})"))
                 continue
+            walls[name] = statistics.median(s[0] for s in samples)
+            cpus[name] = statistics.median(s[1] for s in samples)
         for name, wall in walls.items():
             rate = _si(events / wall) if events else "?"
-            ratio = (f"{wall / walls['sysdig -r']:.2f}x" if "sysdig -r" in walls else "n/a")
+            ratio, cpu_ratio = (
+                (f"{wall / walls['sysdig -r']:.2f}x", f"{cpus[name] / cpus['sysdig -r']:.2f}x")
+                if "sysdig -r" in walls else ("n/a", "n/a"))
             note = "goal: >= 150k ev/s, <= 2x sysdig" if name == "chisel -r" else ""
-            table.append((name, f"{wall:.3f}", rate, ratio, note))
+            table.append((name, f"{wall:.3f}", rate, ratio, f"{cpus[name]:.3f}", cpu_ratio, note))
         print(f"capture: {capture} ({events or '?'} events; {origin})")
+        print("medians; CPU: user + system time of the command (less disturbed by other load)")
         _print_table(table)
 
     def _replay_capture(self):
@@ -174,10 +186,10 @@ class Bench:
         if self.quick:
             return scenarios.FALLBACK_CAPTURE, "bundled sample (quick mode)"
         path = os.path.join(harness.BUILD_DIR, "replay.scap")
-        writer = harness.Tracer("chisel -w", (scenarios.CHISEL, "-w", path, "proc.name=workload"),
-                                ready=r"Tracing", settle=0.2, drain=True)
+        binary = self.private_binary
+        writer = scenarios.chisel_writer(path, os.path.basename(binary))
         # Paced below the streaming limit, so the file holds the events rather than drops.
-        argv = harness.workload_argv(self.binary, "rw", scenarios.REPLAY_ITERATIONS,
+        argv = harness.workload_argv(binary, "rw", scenarios.REPLAY_ITERATIONS,
                                      scenarios.REPLAY_RATE // scenarios.EVENTS_PER_RW_ITERATION)
         try:
             run = harness.run_traced(writer, argv, self.timeout, self.ready_timeout)

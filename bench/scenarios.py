@@ -24,11 +24,21 @@ TRACE_FILTERED = Tracer("trace-bpfcc read fd==9999",
 CHISEL_ECHO_FDS = Tracer("chisel echo_fds fd.name=/etc/passwd",
                          (CHISEL, "echo_fds", "fd.name=/etc/passwd"), ready=r"Tracing", settle=0.2)
 CHISEL_TOPFILES = Tracer("chisel topfiles", (CHISEL, "topfiles"), ready=r"Tracing", settle=0.2)
-# Every event of the workload decoded, state kept, printed as JSON to /dev/null.
-# `drain`: the catch-up time after the loop shows a consumer falling behind before the ring
-# buffer overflows (a backlog is not a drop yet).
-CHISEL_JSON = Tracer("chisel -j", (CHISEL, "-j", "proc.name=workload"), ready=r"Tracing",
-                     settle=0.2, stdout_to_null=True, drain=True)
+
+
+def chisel_json(comm):
+    """Every event of the workload named `comm` decoded, state kept, printed as JSON to /dev/null.
+    `drain`: the catch-up time after the loop shows a consumer falling behind before the ring
+    buffer overflows (a backlog is not a drop yet)."""
+    return Tracer("chisel -j", (CHISEL, "-j", f"proc.name={comm}"), ready=r"Tracing",
+                  settle=0.2, stdout_to_null=True, drain=True)
+
+
+def chisel_writer(path, comm):
+    """`chisel -w` recording the workload named `comm`; it gets time to catch up before SIGINT."""
+    return Tracer("chisel -w", (CHISEL, "-w", path, f"proc.name={comm}"), ready=r"Tracing",
+                  settle=0.2, drain=True)
+
 
 RW = Workload("rw", 500_000, 20_000)
 RW_SLOW = Workload("rw", 50_000, 5_000)  # for strace, which is 20-600x slower
