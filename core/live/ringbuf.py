@@ -30,26 +30,36 @@ class RingReader:
         self._producer = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
         self._data_off = page
 
+    @classmethod
+    def over_buffers(cls, consumer, producer, size):
+        """A reader over plain buffers laid out as the mappings are (tests, benchmarks):
+        `consumer` holds the u64 consumer position, `producer` the u64 producer position, then
+        from offset PAGESIZE the data, twice."""
+        self = cls.__new__(cls)
+        self._size, self._mask, self._data_off = size, size - 1, mmap.PAGESIZE
+        self._consumer, self._producer = consumer, producer
+        return self
+
     def drain(self, out):
         """Append every complete record (bytes) to `out`; returns how many were appended."""
         cons = _U64.unpack_from(self._consumer, 0)[0]
         prod = _U64.unpack_from(self._producer, 0)[0]
-        data, base, mask = self._producer, self._data_off, self._mask
+        data, base, mask = self._producer, self._data_off + _HDR, self._mask
         unpack_len = _U32.unpack_from
         append = out.append
-        n = 0
+        before = len(out)
         while cons < prod:
-            start = base + (cons & mask)
-            length = unpack_len(data, start)[0]
-            if length & _BUSY:
+            start = base + (cons & mask)  # where the record's data starts, after its header
+            length = unpack_len(data, start - _HDR)[0]
+            if length < _DISCARD:  # neither busy nor discarded: the common case
+                append(data[start:start + length])
+            elif length & _BUSY:
                 break  # the producer has not committed this one yet: take it next time
-            size = length & ~(_BUSY | _DISCARD)
-            if not length & _DISCARD:
-                append(data[start + _HDR:start + _HDR + size])
-                n += 1
-            cons += (size + _HDR + 7) & ~7
+            else:
+                length &= ~_DISCARD
+            cons += (length + _HDR + 7) & ~7
         _U64.pack_into(self._consumer, 0, cons)
-        return n
+        return len(out) - before
 
     def close(self):
         self._consumer.close()
