@@ -108,15 +108,18 @@ def compile_filter(text, registry=None, *, specialize=True):
         from ..fields import registry as default_registry  # noqa: PLC0415 - fields is heavy
 
         registry = default_registry()
-    ast = parse(text)
+    ast = _collapse_negations(parse(text))
     compiler = _Compiler(text, registry)
     match = compiler.predicate(ast)
     if specialize and not any(getattr(p.fdef, "stateful", False) for p in compiler.plans.values()):
         # A field with a memory must see exactly the events the closure tree computes it for.
         from ..event import event_infos  # noqa: PLC0415
 
-        match = specialized_match(ast, compiler.plans, _cheap_first, _decide_on_type,
-                                  event_infos(), GENERIC_EVENT)
+        try:
+            match = specialized_match(ast, compiler.plans, _cheap_first, _decide_on_type,
+                                      event_infos(), GENERIC_EVENT)
+        except (SyntaxError, RecursionError, MemoryError):
+            pass  # nested past what Python compiles (about 100 levels): keep the closure tree
     universe = _type_universe()
     types, _exact = _event_types(ast, universe, compiler.type_sets)
     if types is not None and types >= universe:
@@ -124,6 +127,18 @@ def compile_filter(text, registry=None, *, specialize=True):
     pushdown = _pushdown(ast)
     pushdown = PushDown(event_types=types, **pushdown)
     return CompiledFilter(text, match, types, pushdown, tuple(compiler.warnings), ast)
+
+
+def _collapse_negations(node):
+    """The tree with every run of `not`s reduced to one or none: 'not not X' is X, and a thousand
+    'not's would otherwise nest a thousand closures (parentheses already stop at 100 levels)."""
+    negated, first = False, node
+    while isinstance(node, Not):
+        negated, node = not negated, node.child
+    if not isinstance(node, Check):
+        node = type(node)(children=tuple(_collapse_negations(c) for c in node.children),
+                          pos=node.pos)
+    return Not(child=node, pos=first.pos) if negated else node
 
 
 # -- predicates -----------------------------------------------------------------------------

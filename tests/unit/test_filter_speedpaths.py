@@ -265,3 +265,19 @@ def test_residuals_beyond_the_inline_branches_are_called_through_a_table():
     assert len(rest) == 10 + 1 - MAX_BRANCHES  # nine types, the generic event, every other type
     hits = matches("libs_sample", True)[MANY_RESIDUALS]
     assert len(hits) == 323  # every event with a known process name (none is named like a type)
+
+
+def test_runs_of_not_collapse_before_compiling():
+    event = ev({"evt.type": "open", "proc.name": "cat"})
+    for count in (1000, 1001):
+        flt = compile_filter("not " * count + "proc.name = cat", REG)
+        assert flt.match(event) is (count % 2 == 0)
+
+
+def test_nesting_too_deep_for_generated_code_keeps_the_closure_tree():
+    # 99 levels of 'not (... or' nest ~200 parentheses in Python source: past its limit.
+    text = "".join(f"not (proc.name = a{i} or " for i in range(99)) + "proc.name = z" + ")" * 99
+    flt = compile_filter(text, REG)
+    assert flt.match(ev({"proc.name": "z"})) is False  # 99 negations of a true 'or'
+    assert flt.match(ev({"proc.name": "a0"})) is False
+    assert flt.match(ev({"proc.name": "a1"})) is True
