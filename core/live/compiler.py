@@ -9,7 +9,6 @@ to the kernel here: the programs run only once the parent has loaded them (`load
 """
 
 import ctypes
-import os
 import subprocess
 import sys
 
@@ -92,11 +91,10 @@ def compile_entry(source, key):
 
 def compile_in_subprocess(source, key):
     """The `ObjectEntry` for `source`, compiled by a child process; `ChiselRuntimeError` on failure."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     try:
         proc = subprocess.run([sys.executable, "-m", "chisel.core.live.compiler", key],
                               input=source.encode(errors="surrogateescape"), capture_output=True,
-                              timeout=COMPILE_TIMEOUT_S, env=env, check=False)
+                              timeout=COMPILE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ChiselRuntimeError(f"cannot compile the BPF programs: {e}") from e
     if proc.returncode != 0:
