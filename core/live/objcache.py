@@ -17,7 +17,8 @@ repeats it, so a file renamed onto another key is a miss; so is any truncated or
 Safety: as root we load whatever bytecode the cache holds, so only a directory and files that
 nobody but us (or root) could have written are trusted (`CacheDir`): owned by us or root, not
 writable by group or others, no symlinks; anything else is refused with one warning and the
-program is compiled as if there were no cache.
+program is compiled as if there were no cache. A directory keeps the MAX_ENTRIES most recently
+used entries.
 """
 
 import hashlib
@@ -35,6 +36,10 @@ ENV_VAR = "CHISEL_BPF_CACHE"
 _HEADER_LEN = struct.Struct("<I")
 _DIGEST_LEN = 32
 INSN_SIZE = 8
+# Entries kept per directory: one per distinct plan and kernel, ~100 KB each. Every hit marks its
+# entry used, and a store beyond this many removes the least recently used.
+MAX_ENTRIES = 64
+_SUFFIX = ".bpfobj"
 
 
 class CorruptEntry(ValueError):
@@ -244,7 +249,7 @@ class CacheDir:
 
     @staticmethod
     def file_name(key):
-        return f"{key}.bpfobj"
+        return f"{key}{_SUFFIX}"
 
     def load(self, key):
         """The intact entry for `key`, or None (absent, unsafe, truncated, altered: all misses)."""
@@ -259,7 +264,9 @@ class CacheDir:
             _check_not_writable_by_others(self.path / self.file_name(key), st, "cache file")
             with os.fdopen(fd, "rb", closefd=False) as f:
                 data = f.read()
-            return decode(data, key)
+            entry = decode(data, key)
+            os.utime(fd)  # recently used: the last to be pruned
+            return entry
         except (OSError, UnsafeCache, CorruptEntry):
             return None
         finally:
@@ -277,6 +284,7 @@ class CacheDir:
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(tmp, name, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+            self._prune(keep=name)
         except BaseException:
             try:
                 os.unlink(tmp, dir_fd=self._fd)
@@ -285,3 +293,19 @@ class CacheDir:
             raise
         finally:
             os.close(fd)
+
+    def _prune(self, keep):
+        """Remove the least recently used entries beyond MAX_ENTRIES (never `keep`, just stored)."""
+        entries = []
+        for name in os.listdir(self._fd):
+            if name.endswith(_SUFFIX) and name != keep:
+                try:
+                    entries.append((os.stat(name, dir_fd=self._fd, follow_symlinks=False).st_mtime_ns, name))
+                except OSError:
+                    continue
+        entries.sort()
+        for _mtime, name in entries[:max(0, len(entries) + 1 - MAX_ENTRIES)]:
+            try:
+                os.unlink(name, dir_fd=self._fd)
+            except OSError:
+                pass  # another session pruned it first

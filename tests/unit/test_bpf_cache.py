@@ -123,6 +123,17 @@ def test_a_failed_store_leaves_the_old_entry_and_no_temporary(cache, monkeypatch
     assert cache.load(KEY) == old
 
 
+def test_the_least_recently_used_entries_are_pruned(cache, monkeypatch):
+    monkeypatch.setattr(objcache, "MAX_ENTRIES", 3)
+    keys = [f"{i:064x}" for i in range(4)]
+    for i, key in enumerate(keys[:3]):
+        cache.store(make_entry(key=key))
+        os.utime(cache.path / f"{key}.bpfobj", ns=(10**18 + i, 10**18 + i))
+    assert cache.load(keys[0]) == make_entry(key=keys[0])  # a hit makes the oldest the newest
+    cache.store(make_entry(key=keys[3]))
+    assert sorted(os.listdir(cache.path)) == sorted(f"{k}.bpfobj" for k in (keys[0], keys[2], keys[3]))
+
+
 def test_a_truncated_file_is_a_miss(cache):
     cache.store(make_entry())
     path = cache.path / f"{KEY}.bpfobj"
