@@ -211,6 +211,8 @@ def _fold_check(plan, info):
             plan.fdef.extract(probe, plan.arg)
     except AttributeError:  # the extractor needs more than the type: decide it per event
         return None
+    except Exception:  # noqa: BLE001 - a wrong hint on a plugin's field costs speed, not the run
+        return None
     return bool(plan.test(value))
 
 
