@@ -281,3 +281,27 @@ def test_nesting_too_deep_for_generated_code_keeps_the_closure_tree():
     assert flt.match(ev({"proc.name": "z"})) is False  # 99 negations of a true 'or'
     assert flt.match(ev({"proc.name": "a0"})) is False
     assert flt.match(ev({"proc.name": "a1"})) is True
+
+
+def test_a_plugin_field_with_a_call_spec_is_called_directly_and_hints_fold_per_type():
+    from chisel.core.event import Event  # noqa: PLC0415
+    from chisel.core.fields import FieldDef, FieldRegistry  # noqa: PLC0415
+
+    calls = []
+
+    def value(event):
+        calls.append(event.num)
+        return event.num * 10
+
+    reg = FieldRegistry()
+    reg.register(FieldDef("my.value", "UINT64", "ten times evt.num", value, cls="my",
+                          inline=("call",)))
+    reg.register(FieldDef("my.isexit", "BOOL", "exit event", lambda e: e.info.dir == "<",
+                          cls="my", per_type=True))
+    flt = compile_filter("my.isexit = true and my.value > 25", reg)
+    read_enter, read_exit = model().ids_for_name("read")
+    events = [Event(0, 1, read_exit, [], num=2), Event(0, 1, read_exit, [], num=3),
+              Event(0, 1, read_enter, [], num=4)]
+    assert [flt.match(e) for e in events] == [False, True, False]
+    assert calls == [2, 3]  # the enter event is decided by its type alone
+    assert all(e._cache is None for e in events)  # read without ev.get
