@@ -175,3 +175,26 @@ def test_a_filter_keeps_the_per_event_path(tmp_path):
                       stdout=io.StringIO(), stderr=io.StringIO())
     assert session.run() == 0
     assert not session.aggregating
+
+
+def test_a_full_totals_map_counts_the_lost_calls_as_drops(tmp_path, monkeypatch):
+    from chisel.core.live import probes  # noqa: PLC0415
+
+    monkeypatch.setattr(probes, "IO_TOTALS_MAX", 4)  # four (process, fd) pairs fit, no more
+    script = tmp_path / "many.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        fds = [os.open(f"{sys.argv[1]}/f{i}", os.O_WRONLY | os.O_CREAT, 0o600) for i in range(12)]
+        for fd in fds:
+            os.write(fd, b"x")
+    """))
+    plugins = load_plugins(env={})
+    stderr = io.StringIO()
+    config = RunConfig(chisel="topfiles", json=True,
+                       command=(sys.executable, "-S", "-B", str(script), str(tmp_path)))
+    session = Session(config, plugins, [plugins.find("topfiles")], {"topfiles": {"interval": 3600}},
+                      stdout=io.StringIO(), stderr=stderr)
+    assert session.run() == 0
+    assert session.aggregating
+    assert session.stats.drops >= 8  # the writes to f4..f11 at least; python's own reads may add more
+    assert f"{session.stats.drops} events dropped" in stderr.getvalue()
