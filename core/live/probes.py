@@ -21,7 +21,7 @@ FDLIST_MAX = 16  # pollfd entries per poll/ppoll
 PATHKEY_LEN = 256  # fd-name pushdown: longer paths cannot match in the kernel
 MIN_SNAP_BUCKET, MAX_SNAP_BUCKET = 128, 8192
 RB_PAGES = 4096  # 16 MiB ring buffer
-IO_TOTALS_MAX = 65536  # (tgid, fd) pairs an aggregating plan keeps I/O totals for
+IO_TOTALS_MAX = 65536  # (tgid, fd, exec generation) keys an aggregating plan keeps I/O totals for
 IO_TOTALS_MAP = "io_totals"  # the map's name, as userspace opens it
 FD_TOTALS_PARAMS = 6  # parameters added to close/dup2/dup3 enter records: the fd and its totals
 
@@ -228,9 +228,7 @@ def _enter_program(spec, argnames, plan):
     if plan.aggregates(spec.name):
         # the exit adds up the result; the enter only saves the arguments
         return lines + ["    (void)ret; (void)off; (void)n;", "    return 0;", "}", ""]
-    # what close, dup2 and dup3 close: fd a[0], or newfd a[1] unless it is oldfd itself
-    closes = {"close": ("s.a[0]", "1"), "dup2": ("s.a[1]", "s.a[1] != s.a[0]")}.get(spec.fd_role)
-    closes = closes if plan.aggregate_io else None
+    closes = _closed_fd(spec) if plan.aggregate_io else None
     nparams = len(spec.enter) + (FD_TOTALS_PARAMS if closes else 0)
     lines += ["    u8 *b = get_buf();",
               "    if (!b)",
@@ -242,6 +240,12 @@ def _enter_program(spec, argnames, plan):
         lines.append(f"    off += put_io_totals(b, off, {len(spec.enter)}, id >> 32, {fd}, {take});")
     lines += ["    (void)ret; (void)n;", "    submit(b, off);", "    return 0;", "}", ""]
     return lines
+
+
+def _closed_fd(spec):
+    """(fd expression, condition) of the fd a syscall closes, whose totals its enter record carries:
+    close's fd; dup2/dup3's newfd unless it is oldfd itself. None for other syscalls."""
+    return {"close": ("s.a[0]", "1"), "dup2": ("s.a[1]", "s.a[1] != s.a[0]")}.get(spec.fd_role)
 
 
 def _fd_role_code(spec):
