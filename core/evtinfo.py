@@ -285,6 +285,14 @@ class ArgRenderer:
             render = self._info_plans[ev.type] = self._info_function(ev.info)
         return render(ev)
 
+    def info_function(self, info):
+        """The function ev -> evt.info text for events of `info`'s type (what `info(ev)` calls):
+        formatters that keep their own per-type tables call it directly."""
+        render = self._info_plans[info.id]
+        if render is None:
+            render = self._info_plans[info.id] = self._info_function(info)
+        return render
+
     def _info_function(self, info):
         """Per event id, a function ev -> evt.info text.
 

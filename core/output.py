@@ -169,6 +169,7 @@ class DefaultFormatter:
         # ' > open ' per event id; None for generic events, whose name depends on the event
         self._heads = tuple(None if info.name == "syscall" else f" {info.dir} {info.name} "
                             for info in model().events)
+        self._infos = [None] * len(self._heads)  # per event id: its evt.info function
         self._sec = None
         self._sec_text = ""
 
@@ -191,8 +192,10 @@ class DefaultFormatter:
             comm, tid = th.comm, th.tid
         else:
             comm, tid = _NA, signed_tid(ev.tid)
-        return (f"{ev.num} {self._sec_text}.{ns:09d} {ev.cpu} {comm} ({tid}){head}"
-                f"{self.renderer.info(ev)}")
+        info = self._infos[ev.type]
+        if info is None:
+            info = self._infos[ev.type] = self.renderer.info_function(ev.info)
+        return f"{ev.num} {self._sec_text}.{ns:09d} {ev.cpu} {comm} ({tid}){head}{info(ev)}"
 
 
 # --- -p formats -----------------------------------------------------------------------------------
@@ -412,8 +415,8 @@ class JsonFormatter:
         """
         parts = self._json_parts[ev.type]
         if parts is None:
-            parts = self._json_parts[ev.type] = _json_parts(ev.info)
-        dir_info, type_name = parts
+            parts = self._json_parts[ev.type] = _json_parts(ev.info, self.renderer)
+        dir_info, type_name, info = parts
         if type_name is None:
             type_name = _json_text(event_type_name(ev))
         th = ev.thread
@@ -424,7 +427,7 @@ class JsonFormatter:
             tid = th.tid
         else:
             comm, tid = "null", signed_tid(ev.tid)
-        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{_json_text(self.renderer.info(ev))},'
+        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{_json_text(info(ev))},'
                 f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
                 f'"proc.name":{comm},"thread.tid":{tid}}}')
 
@@ -441,8 +444,10 @@ _COMM_CACHE_SIZE = 4096
 _json_text = json.encoder.encode_basestring
 
 
-def _json_parts(info):
-    """The constant pieces of an event id's default JSON record: `"evt.dir":"<","evt.info":` and
-    the evt.type value (None for generic events, whose name depends on the event)."""
+def _json_parts(info, renderer):
+    """The per-type pieces of an event id's default JSON record: `"evt.dir":"<","evt.info":`, the
+    evt.type value (None for generic events, whose name depends on the event) and the evt.info
+    function."""
     dir_info = f'"evt.dir":{_json_text(info.dir)},"evt.info":'
-    return dir_info, (None if info.name == "syscall" else _json_text(info.name))
+    return (dir_info, None if info.name == "syscall" else _json_text(info.name),
+            renderer.info_function(info))
