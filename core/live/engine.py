@@ -244,6 +244,10 @@ class LiveSource:
             self._decoder = Decoder(time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC),
                                     self.snapshot)
             self._reader = RingReader(self.maps["events"].fd, probes.RB_PAGES * mmap.PAGESIZE)
+        except OSError as e:  # a full filter map, memory the kernel would not give, a ring it would not map
+            self.close()
+            what = f"{e.filename}: " if e.filename else ""
+            raise ChiselRuntimeError(f"cannot start the live capture: {what}{e.strerror}") from e
         except BaseException:
             self.close()
             raise

@@ -9,6 +9,7 @@ import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
+from ..errors import ChiselRuntimeError
 from . import bpfsys
 
 _IMM = struct.Struct("<i")
@@ -44,8 +45,11 @@ class LoadedObject:
         self._perf_fds = []
         try:
             for spec in entry.maps:
-                self.maps[spec.name] = bpfsys.create_map(spec.map_type, spec.key_size, spec.value_size,
-                                                         spec.max_entries, spec.flags, spec.name)
+                try:
+                    self.maps[spec.name] = bpfsys.create_map(spec.map_type, spec.key_size, spec.value_size,
+                                                             spec.max_entries, spec.flags, spec.name)
+                except OSError as e:
+                    raise ChiselRuntimeError(f"cannot create BPF map {spec.name}: {e.strerror}") from e
             fds = {name: m.fd for name, m in self.maps.items()}
             for prog in entry.programs:
                 fd = bpfsys.load_program(prog.prog_type, relocate(prog.insns, prog.relocs, fds),

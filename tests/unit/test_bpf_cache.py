@@ -343,3 +343,41 @@ def test_plan_for_passes_unknown_options_to_the_plan(monkeypatch):
     engine.plan_for(event_types=frozenset({"read"}), some_future_option=7)
     assert seen["some_future_option"] == 7
     assert seen["procexit"] is True
+
+
+def test_a_map_the_kernel_will_not_create_is_a_runtime_error(monkeypatch):
+    def refuse(*args):
+        raise OSError(1, "Operation not permitted", "creation of map config")
+
+    monkeypatch.setattr(loader.bpfsys, "create_map", refuse)
+    with pytest.raises(ChiselRuntimeError) as e:
+        loader.LoadedObject(make_entry(), ("/nonexistent",))
+    assert e.value.message == "cannot create BPF map config: Operation not permitted"
+
+
+def test_a_map_update_the_kernel_refuses_is_a_runtime_error(monkeypatch):
+    class FullMap:
+        fd, key_size = -1, 4
+
+        def update(self, key, value):
+            raise OSError(7, "Argument list too long", "update of map f_pids")
+
+        def lookup(self, key):
+            return None
+
+    class Loaded:
+        maps = {"config": FullMap(), "f_pids": FullMap(), "drop_count": FullMap()}
+        closed = False
+
+        def __init__(self, *args):
+            pass
+
+        def close(self):
+            Loaded.closed = True
+
+    monkeypatch.setattr(engine, "check_environment", lambda: None)
+    monkeypatch.setattr(engine, "_load_object", Loaded)
+    with pytest.raises(ChiselRuntimeError) as e:
+        engine.LiveSource(event_types=frozenset({"read"}))
+    assert e.value.message == "cannot start the live capture: update of map f_pids: Argument list too long"
+    assert Loaded.closed
