@@ -42,6 +42,7 @@ _FD_CONNECTED = 1 << 48
 _SOCK_TYPE_MASK = 0xF
 _EINPROGRESS = 115
 _NO_ID = 0xFFFFFFFF
+_PURGE_NOT_STARTED = -1  # below any event time: the first event starts the purge clock
 
 # sysdig shows a thread's last syscall latency on its switch/procexit events; kept when the
 # ThreadInfo record has a slot for it.
@@ -129,7 +130,7 @@ class State:
         self._pending_removal = []
         self._made_by_event = None  # the placeholder thread the current event created, if any
         self.proc_alive = proc_alive or _proc_alive
-        self._next_purge = None
+        self._next_purge = _PURGE_NOT_STARTED  # event time of the next purge
         # tid -> fd of the thread's last fd-using enter event (sysdig's lastevent_fd)
         self._last_fd = {}
         # time of the first event that is not a container event (evt.reltime counts from it)
@@ -194,7 +195,7 @@ class State:
         plan = self._plans[ev.type]
         if self.first_ts is None and not plan.is_container:
             self.first_ts = ev.ts
-        if self.live:
+        if self.live and ev.ts >= self._next_purge:  # checked inline: live runs pass here per event
             self._purge_gone_threads(ev.ts)
         tid = ev.tid
         if tid >= 1 << 63:
@@ -244,11 +245,10 @@ class State:
 
     def _purge_gone_threads(self, now):
         """Every PURGE_INTERVAL_NS of event time, drop threads /proc no longer has."""
-        if self._next_purge is None:
-            self._next_purge = now + self.PURGE_INTERVAL_NS
-        if now < self._next_purge:
-            return
+        started = self._next_purge != _PURGE_NOT_STARTED
         self._next_purge = now + self.PURGE_INTERVAL_NS
+        if not started:
+            return  # the first event starts the clock
         alive = self.proc_alive
         for tid in [tid for tid in self.threads if not alive(tid)]:
             del self.threads[tid]
