@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from chisel.core.errors import ChiselRuntimeError
-from chisel.core.live import bpfsys, objcache
+from chisel.core.live import bpfsys, objcache, probes
 from chisel.core.live.engine import LiveSource
 from test_reliability_signals import held_prog_ids, loaded_prog_ids, wait_unloaded
 
@@ -132,6 +132,17 @@ def test_cache_off_compiles_every_time_and_writes_nothing(tmp_path, data_file, m
     assert os.listdir(tmp_path) == ["data"]
 
 
+def test_an_unsafe_cache_directory_is_not_used(tmp_path, data_file):
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    os.chmod(cache, 0o777)
+    run = _session(cache, data_file)
+    assert run["warnings"] == [f"not using the BPF program cache: cache directory {cache} is writable "
+                               f"by group or others; compiling instead"]
+    assert run["timings"] == ["cache", "compile", "load", "scan"] and run["preads"] == PREADS
+    assert os.listdir(cache) == []
+
+
 def test_closing_unloads_every_program(tmp_path, monkeypatch):
     monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
     before = loaded_prog_ids()
@@ -139,7 +150,9 @@ def test_closing_unloads_every_program(tmp_path, monkeypatch):
     held = held_prog_ids(os.getpid())
     assert held and not held & before
     assert held <= loaded_prog_ids()
-    assert len(held) == len(objcache.CacheDir(tmp_path).open().load(os.listdir(tmp_path)[0][:-7]).programs)
+    with objcache.CacheDir(tmp_path) as cache:
+        entry = cache.load(objcache.cache_key(probes.generate_source(src.plan)))
+    assert len(held) == len(entry.programs)
     list(src.events())
     src.close()
     assert held_prog_ids(os.getpid()) == set()
