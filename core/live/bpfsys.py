@@ -168,22 +168,27 @@ class BpfMap:
         return True
 
     def keys(self):
-        """Every key (bytes), in the kernel's iteration order (a list, so deleting while looping is safe)."""
-        found = []
-        key = None
+        """Every key (bytes), each once, in the kernel's order (a list: deleting while looping is safe).
+
+        A key the kernel deletes under the walk (an LRU eviction) restarts it from the first key:
+        keys seen already are skipped, and the walk is bounded so it always ends.
+        """
+        found, seen = [], set()
+        key_buf = None
         next_key = ctypes.create_string_buffer(self.key_size)
-        while True:
-            key_buf = None if key is None else ctypes.create_string_buffer(key, self.key_size)
+        for _ in range(2 * self.max_entries + 1):
             try:
                 _bpf(BPF_MAP_GET_NEXT_KEY, self._elem_attr(key_buf, next_key), f"walk of map {self.name}")
             except OSError as e:
                 if e.errno == errno_codes.ENOENT:
-                    return found
+                    break
                 raise
             key = next_key.raw
-            found.append(key)
-            if len(found) > self.max_entries:  # keys vanishing under us restart the walk; stop anyway
-                return found
+            if key not in seen:
+                seen.add(key)
+                found.append(key)
+            key_buf = ctypes.create_string_buffer(key, self.key_size)
+        return found
 
     def items(self):
         """(key, value) pairs; a key deleted meanwhile is skipped."""

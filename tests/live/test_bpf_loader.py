@@ -61,6 +61,20 @@ def test_hash_map_round_trip():
         m.close()
 
 
+def test_keys_lists_each_key_once_and_survives_deletes():
+    m = bpfsys.create_map(BPF_MAP_TYPE_HASH, 4, 1, 128, name="chisel_keys")
+    try:
+        for i in range(100):
+            m.update(struct.pack("<I", i), b"\x01")
+        keys = m.keys()
+        assert sorted(keys) == [struct.pack("<I", i) for i in range(100)]
+        for key in keys[::2]:
+            assert m.delete(key)
+        assert sorted(m.keys()) == sorted(keys[1::2])
+    finally:
+        m.close()
+
+
 def test_percpu_array_has_one_value_per_possible_cpu():
     m = bpfsys.create_map(bpfsys.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2, name="chisel_pcpu")
     try:
