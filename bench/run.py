@@ -226,19 +226,23 @@ class Bench:
             table.append(("chisel --list", f"{wall:.3f}", "goal: < 0.3 s"))
         except Unavailable as why:
             table.append(("chisel --list", "n/a", f"({why})"))
-        try:
-            ready = statistics.median(harness.time_until_ready(scenarios.CHISEL_TOPFILES,
-                                                               self.ready_timeout)
-                                      for _ in range(self.runs))
-            table.append(("chisel topfiles until 'Tracing'", f"{ready:.3f}", "goal: < 1.5 s"))
-        except Unavailable as why:
-            table.append(("chisel topfiles until 'Tracing'", "n/a", f"({why})"))
+        # A first run warms the compiled-program cache; the cached rows are what every later start
+        # of the same probe plan pays, the uncached rows what the first start of a new plan pays.
+        for label, tracer, note in (
+                ("chisel topfiles until 'Tracing'", scenarios.CHISEL_TOPFILES, "goal: < 1.5 s (cached program)"),
+                ("  same, cache off (compiles)", scenarios.CHISEL_TOPFILES_UNCACHED, "first start of a new plan")):
+            try:
+                ready = statistics.median(harness.time_until_ready(tracer, self.ready_timeout)
+                                          for _ in range(self.runs))
+                table.append((label, f"{ready:.3f}", note))
+            except Unavailable as why:
+                table.append((label, "n/a", f"({why})"))
         table.extend(self._live_startup_breakdown())
         _print_table(table)
 
     def _live_startup_breakdown(self):
         """Where a live start spends its time: the engine's own timings of a topfiles-sized
-        probe set (bcc import, BPF compile + attach, /proc scan), median over the runs."""
+        probe set (cache lookup, compile on a miss, load + attach, /proc scan), median over the runs."""
         python = os.path.join(harness.REPO, ".venv", "bin", "python")
         steps = {}
         for _ in range(self.runs):
@@ -270,7 +274,8 @@ class Bench:
         _print_table(table)
 
 
-# Runs in a fresh interpreter, so the bcc import is timed cold, as the CLI pays it.
+# Runs in a fresh interpreter, as the CLI starts. The capture process never imports bcc: a cached
+# program is loaded directly; a miss compiles in a child ('compile').
 LIVE_TIMINGS = """
 import json, time
 started = time.monotonic()

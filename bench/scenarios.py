@@ -24,6 +24,9 @@ TRACE_FILTERED = Tracer("trace-bpfcc read fd==9999",
 CHISEL_ECHO_FDS = Tracer("chisel echo_fds fd.name=/etc/passwd",
                          (CHISEL, "echo_fds", "fd.name=/etc/passwd"), ready=r"Tracing", settle=0.2)
 CHISEL_TOPFILES = Tracer("chisel topfiles", (CHISEL, "topfiles"), ready=r"Tracing", settle=0.2)
+# The same start with the compiled-program cache off: what the first run of a new probe plan pays.
+CHISEL_TOPFILES_UNCACHED = Tracer("chisel topfiles (cache off)", ("env", "CHISEL_BPF_CACHE=off", CHISEL, "topfiles"),
+                                  ready=r"Tracing", settle=0.2)
 
 
 def chisel_json(comm):
