@@ -123,6 +123,9 @@ def build_parser(plugins=None, warn=None):
     src.add_argument("--no-kernel-agg", dest="kernel_agg", action="store_false", default=None,
                      help="live: send every read/write to the chisel even when it could take byte "
                           "totals added up in the kernel")
+    src.add_argument("--prepare-probes", action="store_true", default=False,
+                     help="live: compile the BPF probes this command line needs into the cache and "
+                          "exit, so its next start skips the compile (set-up runs it for the built-ins)")
     out = p.add_argument_group("output")
     out.add_argument("-j", dest="json", action="store_true", default=None, help="JSON output")
     out.add_argument("-p", dest="print_format", metavar="FORMAT", help="print events in this format")
@@ -394,6 +397,7 @@ class _Cli:
             debug=_first(opts.debug, defaults.get("debug"), False),
             color=_first(opts.color, defaults.get("color")),
             kernel_agg=opts.kernel_agg is not False,
+            prepare_probes=opts.prepare_probes,
             options=vars(opts),
         )
         self.plugins.call_isolated("chisel_configure", self.warn, config=config)

@@ -161,6 +161,8 @@ class Session:
         """Run to the end of the capture (or -n/-M, Ctrl-C, the traced command's exit); the exit code."""
         try:
             self.prepare()
+            if self.config.prepare_probes:
+                return self._prepare_probes()
             self._open_source()
             return self._run_open()
         finally:
@@ -191,8 +193,20 @@ class Session:
 
     def _open_live(self):
         """The live eBPF source; it checks the rights itself and starts a -- COMMAND on its gate."""
-        from chisel.core.live.engine import LiveSource  # noqa: PLC0415 - imports bcc
+        from chisel.core.live.engine import LiveSource  # noqa: PLC0415 - the live engine
 
+        options = self._live_options()
+        source = LiveSource(**options)
+        for warning in getattr(source, "warnings", ()):
+            self._warn(warning)
+        if options.get("aggregate_io"):
+            from chisel.core.live.aggregate import aggregates  # noqa: PLC0415
+
+            self.aggregating = aggregates(source)
+        return source
+
+    def _live_options(self):
+        """The `LiveSource` options this run asks for (probe plan inputs and filter push-down)."""
         options = {"event_types": self._wanted_event_types(),
                    "pushdown": self.filter.pushdown if self.filter is not None else None}
         if self._snaplen() is not None:
@@ -203,14 +217,20 @@ class Session:
             options["pid"] = self.config.pids[0]
         if self._kernel_aggregation_exact():
             options["aggregate_io"] = True  # a ProbePlan option: reads and writes add up in the kernel
-        source = LiveSource(**options)
-        for warning in getattr(source, "warnings", ()):
-            self._warn(warning)
-        if options.get("aggregate_io"):
-            from chisel.core.live.aggregate import aggregates  # noqa: PLC0415
+        return options
 
-            self.aggregating = aggregates(source)
-        return source
+    def _prepare_probes(self):
+        """--prepare-probes: compile this command line's probes into the cache and start nothing."""
+        from chisel.core.live.engine import prepare_probes  # noqa: PLC0415
+
+        if not self.live:
+            raise UsageError("--prepare-probes prepares live capture; drop -r")
+        key, compiled, warnings = prepare_probes(**self._live_options())
+        for warning in warnings:
+            self._warn(warning)
+        what = "compiled and cached" if compiled else "already cached"
+        self.stdout.write(f"BPF probes {what} ({key[:12]}); the next start of this command skips the compile\n")
+        return 0
 
     def _kernel_aggregation_exact(self):
         """Whether adding up I/O in the kernel gives exactly what the events would: every chisel

@@ -1,0 +1,52 @@
+"""`chisel --prepare-probes`: the probes a command line needs are compiled into the cache without
+tracing anything, and the real start of that command then loads them instead of compiling.
+Root and BPF needed; fails, never skips."""
+
+import os
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.live
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHISEL = os.path.join(REPO, ".venv", "bin", "chisel")
+
+
+def run(cache, *argv):
+    return subprocess.run([CHISEL, *argv], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TZ": "UTC", "CHISEL_BPF_CACHE": str(cache)})
+
+
+def test_prepared_probes_are_what_the_real_start_loads(tmp_path):
+    cache, data = tmp_path / "cache", tmp_path / "data.bin"
+    command = ("topfiles", "--", "sh", "-c", f"head -c 3000 /dev/zero > {data}")
+    first = run(cache, "--prepare-probes", *command)
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout.startswith("BPF probes compiled and cached (")
+    entries = os.listdir(cache)
+    assert len(entries) == 1 and entries[0].endswith(".bpfobj")
+    assert entries[0].startswith(first.stdout.split("(")[1][:12])
+    assert not data.exists()  # preparing runs nothing
+
+    again = run(cache, "--prepare-probes", *command)
+    assert (again.returncode, again.stdout) == (0, first.stdout.replace("compiled and cached", "already cached"))
+
+    # The same command line, really started: it loads the prepared entry and compiles no other.
+    real = run(cache, *command)
+    assert real.returncode == 0, real.stderr
+    assert f"2.93KB              {data}\n" in real.stdout
+    assert os.listdir(cache) == entries
+
+
+def test_prepare_for_a_capture_file_is_a_usage_error():
+    got = run("off", "-r", os.path.join(REPO, "tests", "data", "scap", "libs_sample.scap"), "--prepare-probes")
+    assert (got.returncode, got.stdout) == (2, "")
+    assert got.stderr == "chisel: error: --prepare-probes prepares live capture; drop -r\n"
+
+
+def test_prepare_without_a_cache_is_a_clear_error(tmp_path):
+    got = run("off", "--prepare-probes", "echo_fds")
+    assert got.returncode == 1
+    assert got.stderr.strip() == ("chisel: error: nothing to prepare: the BPF program cache is off "
+                                  "(CHISEL_BPF_CACHE=off)")
