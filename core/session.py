@@ -56,6 +56,7 @@ class Session:
         self.aggregating = False  # the live engine adds up I/O in the kernel (set once it is open)
         self.stats = Summary(first_ts=None, last_ts=None, events=0, drops=0, live=self.live)
         self._stopping = False
+        self._abandon = False  # stop reading now, without draining what the source already holds
         self.idle_tick_s = IDLE_TICK_S
 
     @property
@@ -372,7 +373,7 @@ class Session:
         progress = self._progress()
         try:
             for ev in self._events():
-                if self._stopping:
+                if self._abandon:
                     break
                 if ev is None:  # a live source idle past its poll timeout: ticks follow the clock
                     dispatcher.advance(time.time_ns())
@@ -476,9 +477,16 @@ class Session:
     # -- stopping and failures --------------------------------------------------------------------
 
     def _request_stop(self):
-        """Ctrl-C, SIGTERM or the traced command's exit: stop reading; end reports still run."""
-        self._stopping = True
+        """Ctrl-C, SIGTERM or the traced command's exit: stop; end reports still run.
+
+        A live source finishes what the kernel already wrote to its ring (a -w file and the end
+        report then hold every event captured before the stop, not a backlog thrown away uncounted);
+        a second request, or a source that cannot drain, stops at once.
+        """
         stop = getattr(self.source, "stop", None)
+        if self._stopping or stop is None:
+            self._abandon = True
+        self._stopping = True
         if stop is not None:
             stop()
 

@@ -374,7 +374,9 @@ class LiveSource:
                 for start in range(0, len(batch), DECODE_CHUNK):
                     yield from decode(batch[start:start + DECODE_CHUNK])
                 last_yield = time.monotonic()
-            elif done:
+            if done:
+                # One pass after the stop: what the kernel wrote before it. Going on until the ring
+                # is empty would never end on a busy machine, where the probes keep producing.
                 return
             else:
                 time.sleep(POLL_INTERVAL_S)

@@ -190,3 +190,32 @@ def test_a_live_source_failing_on_the_helper_thread_is_reported_in_the_session()
     with pytest.raises(ChiselRuntimeError) as err:
         session.run()  # raised in the session's thread, not lost with the helper thread
     assert err.value.message == "ring buffer lost: the kernel unmapped it; restart the capture"
+
+
+@pytest.mark.parametrize("signals, seen", [(1, 5), (2, 1)], ids=["one Ctrl-C drains", "second Ctrl-C abandons"])
+def test_a_stopped_live_source_is_drained_unless_stopped_twice(signals, seen):
+    """Ctrl-C asks a live source to finish what the kernel already wrote: those events still reach
+    the chisel (and a -w file); a second Ctrl-C stops at once."""
+    from chisel.core.event import Event, model
+
+    brk_exit = model().ids_for_name("brk")[1]
+
+    class DrainingLiveSource(EventListSource):
+        live = True
+        stops = 0
+
+        def events(self):
+            for num in range(1, 6):  # the ring's backlog when the stop arrives: five events
+                if num == 2:
+                    for _ in range(signals):
+                        os.kill(os.getpid(), signal.SIGINT)
+                yield Event(1_000 + num, 1, brk_exit, [], num=num)
+
+        def stop(self):
+            self.stops += 1
+
+    source = DrainingLiveSource([])
+    out, err = io.StringIO(), io.StringIO()
+    code = Session(RunConfig(), PluginManager(), [entry(Counter)], stdout=out, stderr=err,
+                   source=source).run()
+    assert (code, out.getvalue(), source.stops) == (0, f"{seen} events, {seen} read\n", signals)
