@@ -131,12 +131,8 @@ class BpfMap:
     def lookup(self, key):
         """The value stored under `key` (bytes; per-CPU map: list of bytes), or None if absent."""
         key_buf, value = self._key(key), ctypes.create_string_buffer(self._value_buf_size)
-        try:
-            _bpf(BPF_MAP_LOOKUP_ELEM, self._elem_attr(key_buf, value), f"lookup in map {self.name}")
-        except OSError as e:
-            if e.errno == errno_codes.ENOENT:
-                return None
-            raise
+        if not self._call_on_key(BPF_MAP_LOOKUP_ELEM, self._elem_attr(key_buf, value), "lookup in"):
+            return None
         return self._split(value.raw)
 
     def update(self, key, value, flags=BPF_ANY):
@@ -158,9 +154,13 @@ class BpfMap:
 
     def delete(self, key):
         """Remove `key`; True if it was there."""
-        key_buf = self._key(key)
+        key_buf = self._key(key)  # kept alive here: the attribute holds only its address
+        return self._call_on_key(BPF_MAP_DELETE_ELEM, self._elem_attr(key_buf, None), "delete in")
+
+    def _call_on_key(self, cmd, attr, what):
+        """bpf(cmd) on one key: True when done, False when the key is absent (ENOENT)."""
         try:
-            _bpf(BPF_MAP_DELETE_ELEM, self._elem_attr(key_buf, None), f"delete in map {self.name}")
+            _bpf(cmd, attr, f"{what} map {self.name}")
         except OSError as e:
             if e.errno == errno_codes.ENOENT:
                 return False

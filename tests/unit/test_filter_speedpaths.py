@@ -143,16 +143,11 @@ def _inline_value(spec, fdef, event):
         value = getattr(event, spec[1])
         assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
         return value
-    if kind == "thread":
-        if event.thread is None:
+    if kind in ("thread", "fd"):
+        owner = getattr(event, kind)  # ev.thread / ev.fd
+        if owner is None:
             return fdef.extract(event)
-        value = getattr(event.thread, spec[1])
-        assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
-        return value
-    if kind == "fd":
-        if event.fd is None:
-            return fdef.extract(event)
-        value = getattr(event.fd, spec[1])
+        value = getattr(owner, spec[1])
         assert len(spec) == 2 or type(value) is spec[2], (fdef.name, event)
         return value
     if kind == "param_int64":
