@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import ChiselRuntimeError
 from ..event import model as event_model
-from ..threadinfo import Snapshot
+from ..procscan import scan_proc
 from . import objcache, probes
 from .compiler import compile_in_subprocess
 from .decode import Decoder
@@ -133,6 +133,19 @@ def _compile(source, key, cache, timings, warnings):
     return entry
 
 
+def _bytecode(source, cache, timings, warnings):
+    """(entry, key, hit): `source` compiled, from `cache` when it holds it for this kernel, else from a
+    compiler child (then stored in `cache`, which may be None: no cache). Timing 'cache' is the key
+    and the lookup; 'compile' is set on a miss."""
+    t0 = time.monotonic()
+    key = objcache.cache_key(source)
+    entry = cache.load(key) if cache is not None else None
+    timings["cache"] = time.monotonic() - t0
+    if entry is not None:
+        return entry, key, True
+    return _compile(source, key, cache, timings, warnings), key, False
+
+
 def _load_object(source, timings, warnings):
     """Load `source`'s programs and attach them: a `loader.LoadedObject` (`.maps`, `.close()`).
 
@@ -140,15 +153,9 @@ def _load_object(source, timings, warnings):
     compiler child process (then stored). Timings: 'cache' (key and lookup), 'compile' (misses
     only), 'load' (maps, verifier, attach).
     """
-    t0 = time.monotonic()
-    key = objcache.cache_key(source)
     cache = _open_cache(warnings)
     try:
-        entry = cache.load(key) if cache is not None else None
-        timings["cache"] = time.monotonic() - t0
-        hit = entry is not None
-        if not hit:
-            entry = _compile(source, key, cache, timings, warnings)
+        entry, key, hit = _bytecode(source, cache, timings, warnings)
         t0 = time.monotonic()
         try:
             loaded = LoadedObject(entry, probes.TRACEFS_ROOTS)
@@ -198,26 +205,19 @@ def prepare_probes(**options):
     """
     check_environment()
     plan, warnings = session_plan(**options)
-    source = probes.generate_source(plan)
-    key = objcache.cache_key(source)
     cache = _open_cache(warnings)
     if cache is None:
         why = warnings[-1] if warnings else "the BPF program cache is off (CHISEL_BPF_CACHE=off)"
         raise ChiselRuntimeError(f"nothing to prepare: {why}")
     try:
-        if cache.load(key) is not None:
-            return key, False, warnings
-        _compile(source, key, cache, {}, warnings)
-        return key, True, warnings
+        _, key, hit = _bytecode(probes.generate_source(plan), cache, {}, warnings)
+        return key, not hit, warnings
     finally:
         cache.close()
 
 
 def _initial_snapshot():
-    try:
-        from ..procscan import scan_proc  # noqa: PLC0415 - written in parallel; empty until it lands
-    except ImportError:
-        return Snapshot()
+    """The processes, fds, users and interfaces already there, from /proc."""
     return scan_proc()
 
 
