@@ -128,19 +128,21 @@ class Dispatcher:
             delta = now_ns - handler.slot_start
             if delta >= interval:
                 handler.slot_start = now_ns - now_ns % interval
-                self._call(handler, "on_interval", now_ns, delta)
+                self.call(handler, "on_interval", now_ns, delta)
 
     def setup(self, handler, args, ctx):
         """Run the chisel's setup, isolated like every other call."""
-        self._call(handler, "setup", args, ctx)
+        self.call(handler, "setup", args, ctx)
 
     def end(self, summary):
         """Run every live chisel's on_end, in subscription order."""
         for handler in self.handlers:
             if not handler.stopped:
-                self._call(handler, "on_end", summary)
+                self.call(handler, "on_end", summary)
 
-    def _call(self, handler, method, *args):
+    def call(self, handler, method, *args):
+        """`handler`'s chisel's `method(*args)`, isolated: a chisel that raises is stopped and
+        reported, the run goes on (a closed stdout still ends the run)."""
         if handler.stopped:
             return
         try:

@@ -334,7 +334,7 @@ class Session:
 
         def deliver(records):
             for handler in takers:
-                dispatcher._call(handler, "on_io_totals", records)  # isolated like every chisel call
+                dispatcher.call(handler, "on_io_totals", records)
 
         aggregator = KernelAggregator(io_totals_map(self.source), self.state, deliver)
         handler = dispatcher.add(aggregator, aggregator.name, aggregator.events)
