@@ -38,6 +38,12 @@ BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd
 BPF_RINGBUF_OUTPUT(events, RB_PAGES);
 /* tid -> args of the syscall in progress; LRU so threads killed inside a syscall cannot fill it */
 BPF_TABLE("lru_hash", u32, struct saved_t, saved, 65536);
+/* How many `saved` entries tids in each bucket may have: an exit whose bucket holds 0 has nothing
+ * saved and skips the hash lookup, which is most exits of a session that filters in the kernel.
+ * A count can only run high (an entry replaced, evicted or left by a killed thread keeps its
+ * increment), costing a lookup; it never runs low, which would lose an event. */
+#define PENDING_SLOTS 65536
+BPF_ARRAY(pending, u32, PENDING_SLOTS);
 BPF_TABLE("lru_hash", u32, u32, parent_of, 65536);
 BPF_TABLE("lru_hash", u32, u32, exit_code, 65536);
 BPF_TABLE("lru_hash", u64, u64, sk_owner, 16384);
@@ -62,6 +68,11 @@ BPF_HASH(f_comms, struct comm_t, u8, 1024);
 BPF_HASH(fd_names, struct pathkey_t, u8, 1024);
 BPF_TABLE("lru_hash", struct fdkey_t, u8, fd_watch, 65536);
 BPF_TABLE("lru_hash", u32, u32, fd_parent, 65536);
+/* fd number (mod FD_HINT_SLOTS) -> how many fd_watch pairs may have it, so that I/O on any other
+ * fd is rejected with one array lookup instead of two hash misses. Kept like `pending` (it may
+ * only run high); userspace adds FD_HINT_SEEDED for the fds the /proc scan finds open, a bias no
+ * race with the programs' own adds can bring back to 0. */
+BPF_ARRAY(fd_hint, u32, FD_HINT_SLOTS);
 #endif
 
 static __always_inline u64 cfg(int key)
@@ -69,6 +80,44 @@ static __always_inline u64 cfg(int key)
     u64 *v = config.lookup(&key);
     return v ? *v : 0;
 }
+
+static __always_inline void bump(void *counter, int delta)
+{
+    if (counter)
+        __sync_fetch_and_add((u32 *)counter, delta);
+}
+
+static __always_inline void pending_add(u32 tid, int delta)
+{
+    u32 k = tid & (PENDING_SLOTS - 1);
+    bump(pending.lookup(&k), delta);
+}
+
+static __always_inline int pending_maybe(u32 tid)
+{
+    u32 k = tid & (PENDING_SLOTS - 1);
+    u32 *c = pending.lookup(&k);
+    return c && *c;
+}
+
+#ifdef EXIT_ONLY
+/* The syscall's arguments, read at its exit from the registers the task entered it with (x86-64
+ * syscall ABI: di, si, dx, r10, r8, r9). The kernel keeps the entry registers for the whole call
+ * and changes only the result register, so the exit sees what an enter program would have, for
+ * the syscalls specs.EXIT_ONLY_SYSCALLS lists. bpf_task_pt_regs is a BPF helper (Linux 5.15) and
+ * the register frame is the architecture's user ABI, not a kernel struct that moves between
+ * versions; the verifier checks each load against the running kernel's BTF. */
+static __always_inline void syscall_args(struct saved_t *s)
+{
+    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+    s->a[0] = r->di;
+    s->a[1] = r->si;
+    s->a[2] = r->dx;
+    s->a[3] = r->r10;
+    s->a[4] = r->r8;
+    s->a[5] = r->r9;
+}
+#endif
 
 static __always_inline int task_wanted(u64 id)
 {
@@ -110,6 +159,10 @@ static __always_inline int fd_wanted(u32 tgid, u64 fd)
     struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
     if (cfg(2))
         return 1; /* a watched name the kernel cannot compare: every fd passes */
+    u32 slot = (u32)fd & (FD_HINT_SLOTS - 1);
+    u32 *hint = fd_hint.lookup(&slot);
+    if (!hint || !*hint)
+        return 0; /* no watched pair has this fd number */
     for (int i = 0; i < 4; i++) {
         if (fd_watch.lookup(&k))
             return 1;
@@ -143,6 +196,21 @@ static __always_inline int path_needs_userspace(struct pathkey_t *pk)
     return 0;
 }
 
+static __always_inline void fd_hint_add(u64 fd, int delta)
+{
+    u32 slot = (u32)fd & (FD_HINT_SLOTS - 1);
+    bump(fd_hint.lookup(&slot), delta);
+}
+
+/* the hint first: a pair must never be in fd_watch while its slot reads 0 */
+static __always_inline void fd_watch_add(u32 tgid, u64 fd)
+{
+    struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
+    u8 one = 1;
+    fd_hint_add(fd, 1);
+    fd_watch.update(&k, &one);
+}
+
 static __always_inline void fd_learn_open(u32 tgid, long ret, const void *path)
 {
     int z = 0;
@@ -154,17 +222,15 @@ static __always_inline void fd_learn_open(u32 tgid, long ret, const void *path)
     if (n <= 0)
         return;
     /* a path cut at PATHKEY_LEN could still resolve to a watched name: keep it too */
-    if (n >= PATHKEY_LEN || fd_names.lookup(pk) || path_needs_userspace(pk)) {
-        struct fdkey_t k = {.tgid = tgid, .fd = (u32)ret};
-        u8 one = 1;
-        fd_watch.update(&k, &one);
-    }
+    if (n >= PATHKEY_LEN || fd_names.lookup(pk) || path_needs_userspace(pk))
+        fd_watch_add(tgid, ret);
 }
 
 static __always_inline void fd_forget(u32 tgid, u64 fd)
 {
     struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
-    fd_watch.delete(&k);
+    if (fd_watch.delete(&k) == 0)
+        fd_hint_add(fd, -1);
 }
 
 static __always_inline void fd_copy(u32 tgid, u64 oldfd, long newfd)
@@ -172,11 +238,8 @@ static __always_inline void fd_copy(u32 tgid, u64 oldfd, long newfd)
     if (newfd < 0 || (u64)newfd == oldfd)
         return;
     fd_forget(tgid, newfd);
-    if (fd_wanted(tgid, oldfd)) {
-        struct fdkey_t k = {.tgid = tgid, .fd = (u32)newfd};
-        u8 one = 1;
-        fd_watch.update(&k, &one);
-    }
+    if (fd_wanted(tgid, oldfd))
+        fd_watch_add(tgid, newfd);
 }
 #endif
 

@@ -46,7 +46,8 @@ from .decode import Decoder
 from .gate import GatedProcess
 from .loader import LoadedObject
 from .ringbuf import RingReader
-from .specs import SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types, untraceable_event_types
+from .specs import (EXIT_ONLY_SYSCALLS, SEED_SYSCALLS, STATE_SYSCALLS, syscalls_for_event_types,
+                    untraceable_event_types)
 
 POLL_INTERVAL_S = 0.005
 # Records decoded per pass. A drain can return the whole 16 MiB ring (hundreds of thousands of
@@ -58,11 +59,26 @@ IDLE_TICK_S = 0.1
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 
 
-def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, formats=(), **plan_options):
+def exit_only_supported():
+    """Whether exit-only programs load here: the x86-64 syscall register ABI, and a kernel with BTF
+    and bpf_task_pt_regs (Linux 5.15)."""
+    if os.uname().machine != "x86_64" or not Path("/sys/kernel/btf/vmlinux").exists():
+        return False
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 15)
+
+
+def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, formats=(),
+             exit_only=False, **plan_options):
     """The `ProbePlan` for a session: depends on which axes are used, never on their values.
 
-    `plan_options` go to `probes.ProbePlan` unchanged (fields the plan gains, such as optional
-    in-kernel aggregations, need no change here).
+    `exit_only`: trace `specs.EXIT_ONLY_SYSCALLS` with their exit tracepoint alone (one hit per
+    call instead of two), where the kernel supports it. The session asks for it only when no
+    enter event needs a timestamp of its own. `plan_options` go to `probes.ProbePlan` unchanged
+    (fields the plan gains, such as optional in-kernel aggregations, need no change here).
     """
     wanted = set(SEED_SYSCALLS if event_types is None else syscalls_for_event_types(event_types))
     if pushdown is not None and pushdown.event_types is not None:
@@ -76,9 +92,11 @@ def plan_for(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=N
                              ("comms", pushdown.comms), ("fds", pushdown.fd_names)):
             if values is not None:
                 axes.add(axis)
-    formats = tuple(f for f in formats if f[0] in syscalls)
+    exit_only = syscalls & EXIT_ONLY_SYSCALLS if exit_only and exit_only_supported() else frozenset()
+    # an exit-only program reads its arguments from registers, not from the enter tracepoint
+    formats = tuple(f for f in formats if f[0] in syscalls - exit_only)
     return probes.ProbePlan(syscalls=syscalls, procexit=True, snap_bucket=probes.snap_bucket(snaplen),
-                            axes=frozenset(axes), formats=formats, **plan_options)
+                            axes=frozenset(axes), formats=formats, exit_only=exit_only, **plan_options)
 
 
 def _capabilities():
@@ -192,7 +210,8 @@ def session_plan(*, event_types=None, snaplen=80, pushdown=None, pid=None, comma
                         f"only replayed captures have {'them' if many else 'it'}")
     plan = plan_for(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
                     command=command, formats=formats, **plan_options)
-    plan = dataclasses.replace(plan, syscalls=plan.syscalls - set(missing))
+    plan = dataclasses.replace(plan, syscalls=plan.syscalls - set(missing),
+                               exit_only=plan.exit_only - set(missing))
     return plan, warnings
 
 
@@ -253,7 +272,6 @@ class LiveSource:
         self.maps = {}
         self.child_exit_code = None
         self._stopping = False  # a plain flag: setting it is safe from a signal handler
-        self._pending = []
         self._child = None
         self._object = None
         self._reader = None
@@ -324,15 +342,22 @@ class LiveSource:
         """fds already open on a watched name (from the /proc scan) are interesting from the start."""
         if pushdown is None or pushdown.fd_names is None:
             return
-        watch = self.maps["fd_watch"]
-        seen = set()
+        watch, hint = self.maps["fd_watch"], self.maps["fd_hint"]
+        seen, slots = set(), set()
         for thread in self.snapshot.threads:
             if thread.pid in seen:
                 continue
             seen.add(thread.pid)
             for fd, info in thread.fdtable.items():
                 if info.name in pushdown.fd_names:
+                    slots.add(fd % probes.FD_HINT_SLOTS)
                     watch.update(struct.pack("<II", thread.pid, fd), _ONE)
+        # The programs add to these counters meanwhile and userspace cannot add atomically: a bias
+        # far above any count keeps a seeded slot from ever reading 0 whatever update we overwrite.
+        for slot in slots:
+            key = _U32.pack(slot)
+            count = _U32.unpack(hint.lookup(key) or bytes(4))[0]
+            hint.update(key, _U32.pack(min(count + probes.FD_HINT_SEEDED, 0xFFFFFFFF)))
 
     @property
     def child_pid(self):
@@ -358,21 +383,28 @@ class LiveSource:
         While nothing happens it yields None every IDLE_TICK_S, so a consumer can follow the wall
         clock (interval ticks) and notice a stop request even on an idle system.
         """
-        consume = self._reader.drain
-        decode = self._decoder.decode
-        pending = self._pending
+        reader = self._reader
+        data = reader.data
+        spans = reader.spans
+        commit = reader.commit
+        decode = self._decoder.decode_spans
         last_yield = time.monotonic()
         while True:
             done = self._stopping
             if self._child is not None and self._child.poll() is not None:
                 self.child_exit_code = self._child.poll()
                 done = True
-            consume(pending)
-            if pending:
-                batch = pending[:]
-                del pending[:]
-                for start in range(0, len(batch), DECODE_CHUNK):
-                    yield from decode(batch[start:start + DECODE_CHUNK])
+            # One pass reads what the kernel had written when it began. Records are decoded in
+            # place, a chunk at a time, and their room goes back to the kernel before the events
+            # are handed out (the events hold copies of the values, not views of the ring).
+            end = reader.producer_position()
+            while True:
+                chunk = spans(DECODE_CHUNK, end)
+                events = decode(data, chunk) if chunk else ()
+                commit()
+                if not chunk:
+                    break
+                yield from events
                 last_yield = time.monotonic()
             if done:
                 # One pass after the stop: what the kernel wrote before it. Going on until the ring

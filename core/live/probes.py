@@ -23,6 +23,8 @@ MIN_SNAP_BUCKET, MAX_SNAP_BUCKET = 128, 8192
 RB_PAGES = 4096  # 16 MiB ring buffer
 IO_TOTALS_MAX = 65536  # (tgid, fd, exec generation) keys an aggregating plan keeps I/O totals for
 IO_TOTALS_MAP = "io_totals"  # the map's name, as userspace opens it
+FD_HINT_SLOTS = 4096  # fd numbers the fd-name pushdown keeps a may-be-watched count for (bpf_common.c)
+FD_HINT_SEEDED = 1 << 24  # what userspace adds to the count of an fd the /proc scan found watched
 FD_TOTALS_PARAMS = 6  # parameters added to close/dup2/dup3 enter records: the fd and its totals
 
 # Largest value (bytes) each parameter source kind can write; fixes the record capacity.
@@ -53,6 +55,8 @@ class ProbePlan:
     `io_totals` map instead of emitting events; the enter events of close, dup2 and dup3 end with
     FD_TOTALS_PARAMS more parameters, the fd they close and its final totals (see
     `core/live/aggregate.py`).
+    `exit_only`: the syscalls traced by their exit tracepoint alone, which emits the enter record
+    too (arguments from the entry registers, timestamp of the exit; see `_exit_only_program`).
     """
 
     syscalls: frozenset
@@ -61,6 +65,7 @@ class ProbePlan:
     axes: frozenset
     formats: tuple
     aggregate_io: bool = False
+    exit_only: frozenset = frozenset()
 
     @property
     def sockets(self):
@@ -222,24 +227,30 @@ def _enter_program(spec, argnames, plan):
         lines.append(f"    s.a[{i}] = (u64)args->{arg};")
     if "fds" in plan.axes and spec.fd_arg is not None:
         lines += [f"    if (!fd_wanted(id >> 32, s.a[{spec.fd_arg}]))", "        return 0;"]
-    lines.append("    saved.update(&tid, &s);")
+    lines += ["    pending_add(tid, 1);", "    saved.update(&tid, &s);"]
     if plan.aggregate_io and spec.exit_layout == "execve":
         lines.append("    exec_bump(id >> 32);")
     if plan.aggregates(spec.name):
         # the exit adds up the result; the enter only saves the arguments
         return lines + ["    (void)ret; (void)off; (void)n;", "    return 0;", "}", ""]
+    return lines + _enter_record(spec, plan) + ["    (void)ret; (void)n;", "    return 0;", "}", ""]
+
+
+def _record(event_id, params, spec, tail=()):
+    """Lines building one record in a scratch buffer and submitting it (a block of its own, so an
+    exit-only program can build its enter and its exit record one after the other)."""
+    nparams = len(params) + (FD_TOTALS_PARAMS if tail else 0)
+    return (["    {", "    u8 *b = get_buf();", "    if (b) {", f"    off = begin(b, {event_id}, {nparams});"]
+            + _emit_params(params, spec) + list(tail) + ["    submit(b, off);", "    }", "    }"])
+
+
+def _enter_record(spec, plan):
     closes = _closed_fd(spec) if plan.aggregate_io else None
-    nparams = len(spec.enter) + (FD_TOTALS_PARAMS if closes else 0)
-    lines += ["    u8 *b = get_buf();",
-              "    if (!b)",
-              "        return 0;",
-              f"    off = begin(b, {spec.enter_id}, {nparams});"]
-    lines += _emit_params(spec.enter, spec)
+    tail = ()
     if closes:
         fd, take = closes
-        lines.append(f"    off += put_io_totals(b, off, {len(spec.enter)}, id >> 32, {fd}, {take});")
-    lines += ["    (void)ret; (void)n;", "    submit(b, off);", "    return 0;", "}", ""]
-    return lines
+        tail = (f"    off += put_io_totals(b, off, {len(spec.enter)}, id >> 32, {fd}, {take});",)
+    return _record(spec.enter_id, spec.enter, spec, tail)
 
 
 def _closed_fd(spec):
@@ -265,13 +276,15 @@ def _exit_program(spec, plan):
              "    long ret = args->ret;",
              "    u32 off, n;",
              "    struct saved_t s = {};",
-             "    struct saved_t *sp = saved.lookup(&tid);",
+             # most exits of a filtered session have nothing saved: skip the hash lookup then
+             "    struct saved_t *sp = pending_maybe(tid) ? saved.lookup(&tid) : 0;",
              # an entry left by a syscall whose exit never came (thread killed) is not ours
              f"    if (sp && sp->enter_id != {spec.enter_id})",
              "        sp = 0;",
              "    if (sp) {",
              "        s = *sp;",
-             "        saved.delete(&tid);"]
+             "        if (saved.delete(&tid) == 0)",
+             "            pending_add(tid, -1);"]
     if spec.exit_layout == "clone":
         # the new child returns 0 from a syscall it never entered: it is traced if its task is
         lines += ["    } else if (ret != 0 || !task_wanted(id)) {", "        return 0;", "    }"]
@@ -283,13 +296,33 @@ def _exit_program(spec, plan):
         is_write = int(spec.io_dir == "out")
         return lines + [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {is_write});",
                         "    (void)off; (void)n;", "    return 0;", "}", ""]
-    lines += ["    u8 *b = get_buf();",
-              "    if (!b)",
-              "        return 0;",
-              f"    off = begin(b, {spec.exit_id}, {len(spec.exit)});"]
-    lines += _emit_params(spec.exit, spec)
-    lines += ["    (void)n;", "    submit(b, off);", "    return 0;", "}", ""]
-    return lines
+    return lines + _record(spec.exit_id, spec.exit, spec) + ["    (void)n;", "    return 0;", "}", ""]
+
+
+def _exit_only_program(spec, plan):
+    """One program on sys_exit_NAME that does the work of both: the arguments come from the
+    registers the task entered the syscall with (`syscall_args`), the fd filter runs on them, and
+    the enter record is built just before the exit record, with the exit's timestamp. Half the
+    tracepoint hits of an enter/exit pair, which is most of what an excluded call costs."""
+    lines = [f"TRACEPOINT_PROBE(syscalls, sys_exit_{spec.name})", "{",
+             "    u64 id = bpf_get_current_pid_tgid();",
+             "    u32 tid = (u32)id;",
+             "    long ret = args->ret;",
+             "    u32 off, n;",
+             "    struct saved_t s = {};",
+             "    syscall_args(&s);"]
+    if "fds" in plan.axes and spec.fd_arg is not None:
+        # the fd check first: it is the one that rejects most calls, and it is one array lookup
+        lines += [f"    if (!fd_wanted(id >> 32, s.a[{spec.fd_arg}]))", "        return 0;"]
+    lines += ["    if (!task_wanted(id))", "        return 0;"]
+    if plan.aggregates(spec.name):
+        is_write = int(spec.io_dir == "out")
+        return lines + [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {is_write});",
+                        "    (void)tid; (void)off; (void)n;", "    return 0;", "}", ""]
+    lines += _enter_record(spec, plan)
+    if "fds" in plan.axes:
+        lines += _fd_role_code(spec)
+    return lines + _record(spec.exit_id, spec.exit, spec) + ["    (void)tid; (void)n;", "    return 0;", "}", ""]
 
 
 _PROCEXIT = """\
@@ -395,9 +428,11 @@ def generate_source(plan):
         f"#define MAX_WRITE {max(snap, STR_MAX, 256)}", f"#define STR_MAX {STR_MAX}", f"#define IOV_MAX {IOV_MAX}",
         f"#define ARGV_MAX {ARGV_MAX}", f"#define ARGV_ARG_MAX {ARG_MAX}", f"#define ARGV_CAP {ARGV_CAP}",
         f"#define FDLIST_MAX {FDLIST_MAX}", f"#define PATHKEY_LEN {PATHKEY_LEN}",
-        f"#define RB_PAGES {RB_PAGES}",
+        f"#define RB_PAGES {RB_PAGES}", f"#define FD_HINT_SLOTS {FD_HINT_SLOTS}",
     ]
     defines += [f"#define AXIS_{axis.upper()} 1" for axis in AXES if axis in plan.axes]
+    if plan.exit_only:
+        defines.append("#define EXIT_ONLY 1")
     if plan.aggregate_io:
         defines += ["#define AGGREGATE_IO 1", f"#define IO_TOTALS_MAX {IO_TOTALS_MAX}"]
     common = Path(__file__).with_name("bpf_common.c").read_text()
@@ -405,8 +440,11 @@ def generate_source(plan):
     formats = dict(plan.formats)
     for name in sorted(plan.syscalls):
         spec = SPECS[name]
-        out += _enter_program(spec, formats.get(name, ()), plan)
-        out += _exit_program(spec, plan)
+        if name in plan.exit_only:
+            out += _exit_only_program(spec, plan)
+        else:
+            out += _enter_program(spec, formats.get(name, ()), plan)
+            out += _exit_program(spec, plan)
     if plan.procexit:
         out.append(_PROCEXIT)
     if plan.sockets:

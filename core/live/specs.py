@@ -157,6 +157,18 @@ SEED_SYSCALLS = frozenset(SPECS)
 # The I/O syscalls an aggregating plan adds up in the kernel instead of emitting as events.
 AGGREGATED_SYSCALLS = frozenset(name for name, spec in SPECS.items() if spec.io_dir is not None)
 
+# Syscalls an exit-only program can trace (`ProbePlan.exit_only`): every argument the enter record
+# carries still reads the same at the exit. Not the process lifecycle (execve replaces the memory
+# and registers the arguments lived in; a clone child exits a syscall it never entered), not the
+# waiting calls (ppoll and select write the time left back into their arguments, and their enter
+# time is the point of tracing them), not exit_group (it never exits).
+EXIT_ONLY_SYSCALLS = frozenset(
+    {name for name, spec in SPECS.items() if spec.io_dir is not None}
+    | {"open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "pipe", "pipe2",
+       "socket", "bind", "listen", "connect", "accept", "accept4",
+       "unlink", "unlinkat", "rename", "renameat", "renameat2", "chdir", "fchdir",
+       "brk", "mmap", "munmap", "kill", "tkill", "tgkill"})
+
 # evt.type names the session may ask for that are not syscall names (sysdig 0.29's names).
 EVENT_TYPE_SYSCALLS = {
     "pread": ("pread64",), "pwrite": ("pwrite64",),
