@@ -123,6 +123,10 @@ def build_parser(plugins=None, warn=None):
     src.add_argument("--no-kernel-agg", dest="kernel_agg", action="store_false", default=None,
                      help="live: send every read/write to the chisel even when it could take byte "
                           "totals added up in the kernel")
+    src.add_argument("--enter-probes", action="store_true", default=False,
+                     help="live: attach the enter tracepoint of every traced syscall, so enter events "
+                          "carry their own time even when the chisels would not need it (two "
+                          "tracepoint hits per call instead of one)")
     src.add_argument("--prepare-probes", action="store_true", default=False,
                      help="live: compile the BPF probes this command line needs into the cache and "
                           "exit, so its next start skips the compile (set-up runs it for the built-ins)")
@@ -397,6 +401,7 @@ class _Cli:
             debug=_first(opts.debug, defaults.get("debug"), False),
             color=_first(opts.color, defaults.get("color")),
             kernel_agg=opts.kernel_agg is not False,
+            enter_probes=opts.enter_probes,
             prepare_probes=opts.prepare_probes,
             options=vars(opts),
         )

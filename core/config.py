@@ -70,6 +70,7 @@ class RunConfig:
     color: bool = None
     progress: bool = None  # None: only when replaying to a terminal
     kernel_agg: bool = True  # False (--no-kernel-agg): never add up I/O in the kernel
+    enter_probes: bool = False  # --enter-probes: every traced syscall keeps its enter tracepoint
     prepare_probes: bool = False  # --prepare-probes: compile the probes into the cache, run nothing
     options: dict = field(default_factory=dict)  # every parsed global option, plugins' own included
 

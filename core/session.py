@@ -22,6 +22,9 @@ PROGRESS_EVERY = 1 << 14  # events between progress checks
 TRACING_BANNER = "Tracing... Ctrl-C to end."
 GENERIC_EVENT = "syscall"  # the event model's name for generic events (evt.type is the syscall's)
 IDLE_TICK_S = 0.1  # how often an idle live run with interval ticks looks at the clock
+# Fields whose value depends on when an enter event happened, not only on its order: with them,
+# every traced syscall keeps its enter tracepoint (see `Session._exit_only_exact`).
+ENTER_TIME_FIELDS = ("evt.latency", "evt.deltatime")
 _END = object()  # marks the end of the source on the helper thread's queue
 
 
@@ -218,6 +221,8 @@ class Session:
             options["pid"] = self.config.pids[0]
         if self._kernel_aggregation_exact():
             options["aggregate_io"] = True  # a ProbePlan option: reads and writes add up in the kernel
+        if self._exit_only_exact():
+            options["exit_only"] = True  # one tracepoint hit per call (see `engine.plan_for`)
         return options
 
     def _prepare_probes(self):
@@ -240,6 +245,21 @@ class Session:
         return (self.config.kernel_agg and bool(self.chisels) and self.filter is None
                 and self.config.write_path is None and self.config.count is None
                 and all(e.cls.takes_io_totals(self._args[e.name]) for e in self.chisels))
+
+    def _exit_only_exact(self):
+        """Whether the exit tracepoint may emit the enter event too (its timestamp is then the exit's):
+        only when chisels consume the events, none is written (-w) or printed, and no field the
+        chisels, their prefilters or the filter read measures the time between an enter and what
+        follows it (`ENTER_TIME_FIELDS`). --enter-probes turns it off."""
+        if self.config.enter_probes or not self.chisels or self.config.write_path is not None:
+            return False
+        from chisel.core.filter import fields_of  # noqa: PLC0415
+
+        used = [f for e in self.chisels for f in e.cls.fields]
+        for compiled in [self.filter, *self._prefilters.values()]:
+            if compiled is not None:
+                used += fields_of(compiled.ast)
+        return not any(name.startswith(ENTER_TIME_FIELDS) for name in used)
 
     def _bind_fields_to_state(self):
         """Fields that read more than the event (proc.apid, user.name, evt.arg...) read this run's state."""

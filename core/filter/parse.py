@@ -99,6 +99,15 @@ class Or:
     pos: int
 
 
+def fields_of(node):
+    """Every field name the AST `node` checks, in order of appearance (repeats included)."""
+    if isinstance(node, Check):
+        return [node.field]
+    if isinstance(node, Not):
+        return fields_of(node.child)
+    return [name for child in node.children for name in fields_of(child)]
+
+
 def parse(text):
     """The AST of filter `text`; raises `FilterError` for anything sysdig's grammar rejects."""
     if not isinstance(text, str):
