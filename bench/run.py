@@ -34,10 +34,12 @@ def main(argv=None):
                         help="runs per scenario, the median is reported (default 5, quick 1)")
     parser.add_argument("--only", choices=SECTIONS,
                         action="append", help="run only these sections (repeatable)")
+    parser.add_argument("--tracer", action="append", metavar="TEXT",
+                        help="overhead: only the tracers whose name contains TEXT (repeatable), for A/B runs")
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 5)
     sections = [s for s in SECTIONS if not args.only or s in args.only]
-    bench = Bench(quick=args.quick, runs=runs)
+    bench = Bench(quick=args.quick, runs=runs, tracers=args.tracer)
     try:
         bench.binary = harness.build_workload()
     except Unavailable as why:
@@ -66,8 +68,8 @@ def _load():
 class Bench:
     """Runs the sections and prints one table per section."""
 
-    def __init__(self, quick, runs):
-        self.quick, self.runs = quick, runs
+    def __init__(self, quick, runs, tracers=None):
+        self.quick, self.runs, self.tracers = quick, runs, tracers
         self.timeout = 60 if quick else 600
         # BPF tools compile with clang at start: on a loaded 2-core machine that alone can pass 20 s.
         self.ready_timeout = 60
@@ -78,7 +80,8 @@ class Bench:
 
     def overhead(self):
         rows = [row for row in scenarios.OVERHEAD
-                if not (self.quick and row[1] in scenarios.SKIPPED_WHEN_QUICK)]
+                if not (self.quick and row[1] in scenarios.SKIPPED_WHEN_QUICK)
+                and (not self.tracers or any(text in row[1].name for text in self.tracers))]
         baselines = sorted({w for w, _, _ in rows}, key=_workload_key)
         jobs = [(w, None, "baseline") for w in baselines] + rows
         samples = {i: [] for i in range(len(jobs))}

@@ -27,6 +27,11 @@ TRACE_UNRELATED = Tracer("trace-bpfcc sync (never called)", ("/usr/sbin/trace-bp
                          ready=r"PID", settle=0.2)
 CHISEL_ECHO_FDS = Tracer("chisel echo_fds fd.name=/etc/passwd",
                          (CHISEL, "echo_fds", "fd.name=/etc/passwd"), ready=r"Tracing", settle=0.2)
+# The same with both tracepoints of every call attached (what -w, printing or evt.latency get):
+# the A/B for exit-only programs.
+CHISEL_ECHO_FDS_ENTER = Tracer("chisel echo_fds --enter-probes",
+                               (CHISEL, "echo_fds", "--enter-probes", "fd.name=/etc/passwd"),
+                               ready=r"Tracing", settle=0.2)
 CHISEL_TOPFILES = Tracer("chisel topfiles", (CHISEL, "topfiles"), ready=r"Tracing", settle=0.2)
 # The same start with the compiled-program cache off: what the first run of a new probe plan pays.
 CHISEL_TOPFILES_UNCACHED = Tracer("chisel topfiles (cache off)", ("env", "CHISEL_BPF_CACHE=off", CHISEL, "topfiles"),
@@ -62,6 +67,7 @@ OVERHEAD = (
     (RW, BPFTRACE, "peer"),
     (RW, TRACE_FILTERED, "peer: in-kernel filter, nothing passes"),
     (RW, CHISEL_ECHO_FDS, "goal: <= syscount on rw"),
+    (RW, CHISEL_ECHO_FDS_ENTER, "same, enter and exit probes"),
     (RW_SLOW, STRACE, "peer"),
     (OPENCLOSE, SYSCOUNT, "peer"),
     (OPENCLOSE, BPFTRACE, "peer"),
@@ -77,7 +83,7 @@ OVERHEAD = (
 )
 
 # Peers left out of --quick: each start costs seconds and the smoke run must stay under a minute.
-SKIPPED_WHEN_QUICK = frozenset({BPFTRACE, TRACE_FILTERED, TRACE_UNRELATED})
+SKIPPED_WHEN_QUICK = frozenset({BPFTRACE, TRACE_FILTERED, TRACE_UNRELATED, CHISEL_ECHO_FDS_ENTER})
 
 # Offered event rates for the streaming ladder (events/s, enter and exit both count). The rw
 # loop makes 2 syscalls = 4 events per iteration. Each rung runs about STREAM_SECONDS.
