@@ -7,6 +7,10 @@ consumer position, a read-only page holding the producer position, then the data
 twice in a row so a record that wraps around the end is still contiguous. Each record starts
 with an 8-byte header: u32 length (bit 31: still being written, bit 30: discarded), u32 page
 offset; records are 8-byte aligned. x86-64 keeps loads ordered, so plain reads are enough.
+
+Records are handed out as `spans`: (start, stop) offsets into the mapping (`data`), so a decoder
+reads them in place instead of through a copy of each record; `commit()` then gives their room
+back to the kernel. `drain` is the copying form.
 """
 
 import mmap
@@ -29,6 +33,7 @@ class RingReader:
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
         self._producer = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
         self._data_off = page
+        self._next = None  # consumer position after the last spans handed out, until commit()
 
     @classmethod
     def over_buffers(cls, consumer, producer, size):
@@ -38,27 +43,57 @@ class RingReader:
         self = cls.__new__(cls)
         self._size, self._mask, self._data_off = size, size - 1, mmap.PAGESIZE
         self._consumer, self._producer = consumer, producer
+        self._next = None
         return self
 
-    def drain(self, out):
-        """Append every complete record (bytes) to `out`; returns how many were appended."""
-        cons = _U64.unpack_from(self._consumer, 0)[0]
-        prod = _U64.unpack_from(self._producer, 0)[0]
+    @property
+    def data(self):
+        """The buffer `spans` point into (the producer mapping)."""
+        return self._producer
+
+    def producer_position(self):
+        """How far the kernel has written: pass it as `spans(end=)` to read only up to here."""
+        return _U64.unpack_from(self._producer, 0)[0]
+
+    def spans(self, limit, end=None):
+        """(start, stop) in `data` of the next committed records, at most `limit` of them and none
+        written after producer position `end` (default: now); discarded records are skipped, a
+        record still being written ends the list. Valid until `commit()`, which must follow."""
+        cons = self._next
+        if cons is None:
+            cons = _U64.unpack_from(self._consumer, 0)[0]
+        prod = self.producer_position() if end is None else end
         data, base, mask = self._producer, self._data_off + _HDR, self._mask
         unpack_len = _U32.unpack_from
+        out = []
         append = out.append
-        before = len(out)
-        while cons < prod:
+        left = limit
+        while cons < prod and left:
             start = base + (cons & mask)  # where the record's data starts, after its header
             length = unpack_len(data, start - _HDR)[0]
             if length < _DISCARD:  # neither busy nor discarded: the common case
-                append(data[start:start + length])
+                append((start, start + length))
+                left -= 1
             elif length & _BUSY:
                 break  # the producer has not committed this one yet: take it next time
             else:
                 length &= ~_DISCARD
             cons += (length + _HDR + 7) & ~7
-        _U64.pack_into(self._consumer, 0, cons)
+        self._next = cons
+        return out
+
+    def commit(self):
+        """Give the room of every record handed out by `spans` back to the kernel."""
+        if self._next is not None:
+            _U64.pack_into(self._consumer, 0, self._next)
+            self._next = None
+
+    def drain(self, out):
+        """Append every complete record (bytes) to `out`; returns how many were appended."""
+        data = self._producer
+        before = len(out)
+        out.extend([data[start:stop] for start, stop in self.spans(-1)])
+        self.commit()
         return len(out) - before
 
     def close(self):
