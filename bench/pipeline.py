@@ -11,18 +11,27 @@ other load on the machine matters less than in wall-clock runs):
   json     the -j record (JsonFormatter)
   write    ScapWriter.write of every event to /dev/null-like storage (a temp file)
   decode   the live decoder on the events turned back into ring records
+  drain    the ring reader alone, over a ring in memory holding those records
+  live-j   the whole live `chisel -j proc.name=COMM` path after the kernel: ring drain, decode,
+           state, filter, the -j line, written to /dev/null (`LiveSource.events` over that ring;
+           COMM is the capture's busiest process)
 Prints microseconds per event and the events/s that one stage alone would allow.
 """
 
 import argparse
+import collections
+import mmap
 import os
 import struct
 import sys
 import tempfile
 import time
 
+from chisel.core.filter.compile import compile_filter
 from chisel.core.live.decode import Decoder
-from chisel.core.output import DefaultFormatter, JsonFormatter
+from chisel.core.live.engine import LiveSource
+from chisel.core.live.ringbuf import RingReader
+from chisel.core.output import DefaultFormatter, EventPrinter, JsonFormatter
 from chisel.core.scap_reader import ScapReader
 from chisel.core.scap_writer import ScapWriter
 from chisel.core.state import State
@@ -63,11 +72,41 @@ def _ring_records(events):
     return records
 
 
+def _ring_over(records):
+    """A ring in memory holding `records` as the kernel lays them out: (consumer page, producer
+    mapping, data size). The caller rewinds the consumer position to read it again."""
+    body = bytearray()
+    for rec in records:
+        body += struct.pack("<II", len(rec), 0) + rec
+        body += bytes(-len(body) % 8)
+    size = 1 << max(12, (len(body) - 1).bit_length())
+    producer = mmap.mmap(-1, mmap.PAGESIZE + 2 * size)  # slices of an mmap are bytes, as live
+    producer[mmap.PAGESIZE:mmap.PAGESIZE + len(body)] = body
+    struct.pack_into("<Q", producer, 0, len(body))
+    return bytearray(mmap.PAGESIZE), producer, size
+
+
+def _live_source_over(consumer, producer, size, snapshot):
+    """A `LiveSource` whose kernel side is the ring in memory: `events()` drains it once and ends."""
+    source = LiveSource.__new__(LiveSource)
+    source._reader = RingReader.over_buffers(consumer, producer, size)
+    source._decoder = Decoder(0, snapshot)
+    source._child = None
+    source._stopping = True  # one pass over what the "kernel" wrote, then the end
+    return source
+
+
+def _busiest_comm(events):
+    comms = collections.Counter(ev.thread.comm for ev in events if ev.thread is not None)
+    return comms.most_common(1)[0][0]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=500_000, help="events used (from the start)")
+    parser.add_argument("--only", action="append", help="run only this stage (repeatable)")
     args = parser.parse_args(argv)
     snapshot, events = _read(args.capture, args.limit)
     n = len(events)
@@ -109,13 +148,39 @@ def main(argv=None):
         for start in range(0, len(records), 256):
             decoder.decode(records[start:start + 256])
 
+    consumer, producer, size = _ring_over(records)
+
+    def drain():
+        struct.pack_into("<Q", consumer, 0, 0)
+        RingReader.over_buffers(consumer, producer, size).drain([])
+
+    live_filter = compile_filter(f"proc.name={_busiest_comm(events)}")
+
+    def live_json():
+        # the session loop's steps for a live -j run (core/session.py Session._loop)
+        struct.pack_into("<Q", consumer, 0, 0)
+        source = _live_source_over(consumer, producer, size, snapshot)
+        live_state = State(snapshot)
+        process = live_state.process
+        match = live_filter.match
+        with open(os.devnull, "w") as devnull:
+            printer = EventPrinter(JsonFormatter(state=live_state), devnull)
+            print_event = printer.print
+            for ev in source.events():
+                process(ev)
+                if match(ev):
+                    print_event(ev)
+            printer.flush()
+
     stages = (("read", read), ("state", state),
               ("default", formatter(lambda: DefaultFormatter(state=None))),
               ("json", formatter(lambda: JsonFormatter(state=None))),
-              ("write", write), ("decode", decode))
+              ("write", write), ("decode", decode), ("drain", drain), ("live-j", live_json))
     print(f"{n} events from {args.capture}; best CPU time of {args.runs} runs")
     print(f"{'STAGE':8}  {'us/event':>8}  {'events/s':>10}")
     for name, fn in stages:
+        if args.only and name not in args.only:
+            continue
         spent = _best(fn, args.runs)
         print(f"{name:8}  {spent / n * 1e6:8.3f}  {n / spent:10.0f}")
     return 0

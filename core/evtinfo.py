@@ -130,6 +130,11 @@ def raw_int(raw, ptype):
     return int.from_bytes(raw, "little", signed=ptype in _SIGNED_TYPES)
 
 
+# Parameter types whose text resolves something through the state (fd table, threads, users,
+# cwd); every other type renders from its raw bytes and the renderer's settings alone.
+_STATEFUL_PTYPES = frozenset({"PT_FD", "PT_FD32", "PT_PID", "PT_PID32", "PT_FSPATH", "PT_FSRELPATH",
+                              "PT_FDLIST", "PT_UID", "PT_GID", "PT_DYN"})
+
 # Integer types rendered as a bare number (no name lookup, no resolution).
 _PLAIN_INT_TYPES = frozenset({"PT_INT8", "PT_INT16", "PT_INT32", "PT_INT64", "PT_UINT8",
                               "PT_UINT16", "PT_UINT32", "PT_UINT64"})
@@ -292,6 +297,12 @@ class ArgRenderer:
         if render is None:
             render = self._info_plans[info.id] = self._info_function(info)
         return render
+
+    def info_depends_on_raw_only(self, info):
+        """Whether evt.info of `info`'s type is a function of the event's raw parameters alone
+        (no fd, thread, user or path resolution): then equal `raw` lists give equal texts, and a
+        formatter may keep the texts it made (see `output.JsonFormatter`)."""
+        return info.name != "syscall" and not any(p.ptype in _STATEFUL_PTYPES for p in info.params)
 
     def _info_function(self, info):
         """Per event id, a function ev -> evt.info text.

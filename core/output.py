@@ -373,6 +373,8 @@ class JsonFormatter:
         self._default_fields = self.fields == _DEFAULT_JSON_KEYS
         self._json_parts = [None] * len(model().events)  # per event id, built on first use
         self._comm_texts = {}  # comm -> its JSON text
+        if self._default_fields:
+            self.format = self._format_default  # the common -j run skips the general path
 
     @classmethod
     def from_format(cls, fmt, registry=None, **kwargs):
@@ -407,16 +409,20 @@ class JsonFormatter:
             return None
         return self._encoder.encode(obj)
 
-    def _default_record_text(self, ev):
-        """The default field set written directly: the same text the encoder gives, faster.
-
-        Per event id the constant middle (`"evt.dir":"<","evt.info":` and the type name) is
-        built once; a thread's comm is encoded once per distinct name.
-        """
+    def _format_default(self, ev):
+        """`format` for the default field set, written directly: the same text the encoder
+        gives, faster. Per event id the constant middle (`"evt.dir":"<","evt.info":` and the
+        type name) is built once; a thread's comm is encoded once per distinct name."""
+        gate = self._gate
+        if gate.kinds[ev.type]:
+            if not gate.allows(ev):
+                return None
+        else:
+            gate.past_head = True
         parts = self._json_parts[ev.type]
         if parts is None:
             parts = self._json_parts[ev.type] = _json_parts(ev.info, self.renderer)
-        dir_info, type_name, info = parts
+        dir_info, type_name, info_json = parts
         if type_name is None:
             type_name = _json_text(event_type_name(ev))
         th = ev.thread
@@ -427,7 +433,7 @@ class JsonFormatter:
             tid = th.tid
         else:
             comm, tid = "null", signed_tid(ev.tid)
-        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{_json_text(info(ev))},'
+        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{info_json(ev)},'
                 f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
                 f'"proc.name":{comm},"thread.tid":{tid}}}')
 
@@ -446,8 +452,56 @@ _json_text = json.encoder.encode_basestring
 
 def _json_parts(info, renderer):
     """The per-type pieces of an event id's default JSON record: `"evt.dir":"<","evt.info":`, the
-    evt.type value (None for generic events, whose name depends on the event) and the evt.info
-    function."""
+    evt.type value (None for generic events, whose name depends on the event) and the function
+    giving evt.info as JSON text."""
     dir_info = f'"evt.dir":{_json_text(info.dir)},"evt.info":'
-    return (dir_info, None if info.name == "syscall" else _json_text(info.name),
-            renderer.info_function(info))
+    info_text = renderer.info_function(info)
+    if renderer.info_depends_on_raw_only(info):
+        info_json = _remembered_json_info(info, info_text)
+    else:
+        def info_json(ev):
+            return _json_text(info_text(ev))
+    return dir_info, None if info.name == "syscall" else _json_text(info.name), info_json
+
+
+# evt.info texts a formatter keeps per event type (see `_remembered_json_info`), and the longest
+# variable-size parameter worth a key: hashing a long buffer costs more than rendering it.
+_INFO_MEMO_SIZE = 4096
+_INFO_MEMO_MAX_VALUE = 64
+
+
+def _remembered_json_info(info, info_text):
+    """ev -> evt.info as JSON text for a type whose text depends on the raw parameters alone,
+    keeping the texts made by raw value: the I/O exits of a busy loop repeat a few values
+    (`res=1 data=x`), and a dictionary hit costs a fifth of rendering. When the kept texts fill
+    up with fewer hits than entries (values that rarely repeat), it stops keeping them."""
+    cache = {}
+    variable = tuple(i for i, p in enumerate(info.params) if p.size is None)
+    hits = 0
+    keeping = True
+
+    def render(ev):
+        return _json_text(info_text(ev))
+
+    def info_json(ev):
+        nonlocal hits, keeping
+        raw = ev.raw
+        if not keeping:
+            return render(ev)
+        for i in variable:
+            if i < len(raw) and len(raw[i]) > _INFO_MEMO_MAX_VALUE:
+                return render(ev)
+        key = tuple(raw)
+        text = cache.get(key)
+        if text is not None:
+            hits += 1
+            return text
+        if len(cache) >= _INFO_MEMO_SIZE:
+            if hits < _INFO_MEMO_SIZE:
+                keeping = False
+            cache.clear()
+            hits = 0
+        text = cache[key] = render(ev)
+        return text
+
+    return info_json
