@@ -304,6 +304,18 @@ class ArgRenderer:
         formatter may keep the texts it made (see `output.JsonFormatter`)."""
         return info.name != "syscall" and not any(p.ptype in _STATEFUL_PTYPES for p in info.params)
 
+    def info_fd_param(self, info):
+        """(index, size, signed) of the one fd parameter evt.info of `info`'s type resolves when
+        everything else in it renders from raw bytes alone (read, write...), else None: then the
+        text is a function of the raw parameters and of that fd's entry in the thread's table."""
+        if info.name == "syscall":
+            return None
+        stateful = [(i, p) for i, p in enumerate(info.params) if p.ptype in _STATEFUL_PTYPES]
+        if len(stateful) != 1 or stateful[0][1].ptype not in ("PT_FD", "PT_FD32"):
+            return None
+        i, p = stateful[0]
+        return i, p.size, p.ptype in _SIGNED_TYPES
+
     def _info_function(self, info):
         """Per event id, a function ev -> evt.info text.
 

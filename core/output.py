@@ -456,8 +456,9 @@ def _json_parts(info, renderer):
     giving evt.info as JSON text."""
     dir_info = f'"evt.dir":{_json_text(info.dir)},"evt.info":'
     info_text = renderer.info_function(info)
-    if renderer.info_depends_on_raw_only(info):
-        info_json = _remembered_json_info(info, info_text)
+    fd_param = renderer.info_fd_param(info)
+    if fd_param is not None or renderer.info_depends_on_raw_only(info):
+        info_json = _remembered_json_info(info, info_text, fd_param)
     else:
         def info_json(ev):
             return _json_text(info_text(ev))
@@ -470,38 +471,66 @@ _INFO_MEMO_SIZE = 4096
 _INFO_MEMO_MAX_VALUE = 64
 
 
-def _remembered_json_info(info, info_text):
-    """ev -> evt.info as JSON text for a type whose text depends on the raw parameters alone,
-    keeping the texts made by raw value: the I/O exits of a busy loop repeat a few values
-    (`res=1 data=x`), and a dictionary hit costs a fifth of rendering. When the kept texts fill
-    up with fewer hits than entries (values that rarely repeat), it stops keeping them."""
+def _remembered_json_info(info, info_text, fd_param=None):
+    """ev -> evt.info as JSON text, keeping the texts made by raw value, for a type whose text
+    depends on the raw parameters alone or, with `fd_param` ((index, size, signed), see
+    `ArgRenderer.info_fd_param`), on them and one fd's entry in the thread's fd table.
+
+    The I/O calls of a busy loop repeat a few values (`fd=3(<f>/dev/null) size=1`, `res=1
+    data=x`), and a dictionary hit costs a fraction of rendering. A kept text with an fd is used
+    only while the thread's table holds the same entry with the same name, type and protocol.
+    When the kept texts fill up with fewer hits than entries (values that rarely repeat), it
+    stops keeping them."""
     cache = {}
     variable = tuple(i for i, p in enumerate(info.params) if p.size is None)
+    nparams = len(info.params)
     hits = 0
     keeping = True
 
     def render(ev):
         return _json_text(info_text(ev))
 
+    def fd_entry(ev, raw):
+        """What the fd parameter resolves to now: (fd, entry, name, type, l4proto)."""
+        i, size, signed = fd_param
+        if len(raw[i]) != size:
+            return None, None, None, None, None
+        fd = int.from_bytes(raw[i], "little", signed=signed)
+        th = ev.thread
+        fdi = th.fdtable.get(fd) if th is not None and fd >= 0 else None
+        if fdi is None:
+            return fd, None, None, None, None
+        return fd, fdi, fdi.name, fdi.type, fdi.l4proto
+
+    def still_valid(ev, kept):
+        _, fd, fdi, name, ftype, l4proto = kept
+        if fd is None or fd < 0:
+            return True
+        th = ev.thread
+        now = th.fdtable.get(fd) if th is not None else None
+        return now is fdi and (fdi is None or (fdi.name is name and fdi.type is ftype
+                                               and fdi.l4proto is l4proto))
+
     def info_json(ev):
         nonlocal hits, keeping
         raw = ev.raw
-        if not keeping:
+        if not keeping or len(raw) != nparams:
             return render(ev)
         for i in variable:
-            if i < len(raw) and len(raw[i]) > _INFO_MEMO_MAX_VALUE:
+            if len(raw[i]) > _INFO_MEMO_MAX_VALUE:
                 return render(ev)
         key = tuple(raw)
-        text = cache.get(key)
-        if text is not None:
+        kept = cache.get(key)
+        if kept is not None and (fd_param is None or still_valid(ev, kept)):
             hits += 1
-            return text
+            return kept[0]
         if len(cache) >= _INFO_MEMO_SIZE:
             if hits < _INFO_MEMO_SIZE:
                 keeping = False
             cache.clear()
             hits = 0
-        text = cache[key] = render(ev)
+        text = render(ev)
+        cache[key] = (text,) if fd_param is None else (text,) + fd_entry(ev, raw)
         return text
 
     return info_json

@@ -194,3 +194,26 @@ def _json(text):
     import json  # noqa: PLC0415
 
     return json.dumps(text, ensure_ascii=False)
+
+
+def test_a_kept_fd_text_follows_a_replaced_entry_a_closed_fd_and_a_changed_socket():
+    formatter = JsonFormatter()
+    th = _thread_with_fd()
+    enter = [struct.pack("<q", 3), struct.pack("<I", 1)]
+
+    def info():
+        ev = Event(1, 42, READ_E, enter, cpu=0, num=1)
+        ev.thread = th
+        text = formatter.format(ev)
+        return text[text.index('"evt.info":') + 11:text.index(',"evt.num"')]
+
+    assert info() == '"fd=3(<f>/dev/null) size=1 "'
+    assert info() == '"fd=3(<f>/dev/null) size=1 "'
+    th.fdtable[3] = FdInfo(3, "file", "/etc/passwd")  # closed and reopened on another file
+    assert info() == '"fd=3(<f>/etc/passwd) size=1 "'
+    del th.fdtable[3]
+    assert info() == '"fd=3 size=1 "'
+    sock = th.fdtable[3] = FdInfo(3, "ipv4", "1.2.3.4:5->6.7.8.9:10")
+    assert info() == '"fd=3(<4>1.2.3.4:5->6.7.8.9:10) size=1 "'
+    sock.l4proto = "tcp"
+    assert info() == '"fd=3(<4t>1.2.3.4:5->6.7.8.9:10) size=1 "'
