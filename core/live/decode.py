@@ -96,6 +96,7 @@ def _split_any(data, start, stop, nparams):
 
 
 _SPLITTERS = {0: _split0, 1: _split1, 2: _split2, 3: _split3, 4: _split4}
+_TWO_LENS = struct.Struct("<2H")
 
 
 def _map_bits(value, table):
@@ -270,8 +271,10 @@ class Decoder:
         offset = self.boot_offset_ns
         fixups = self._fixups
         unpack_hdr = _HDR.unpack_from
+        unpack_two = _TWO_LENS.unpack_from
         splitters = _SPLITTERS
         infos = event_infos()
+        known = len(infos)
         make = Event.from_source
         num = self.num
         for start, stop in spans:
@@ -279,9 +282,14 @@ class Decoder:
                 self.corrupt += 1
                 continue
             ts, tid, etype, nparams, cpu, _ = unpack_hdr(data, start)
-            split = splitters.get(nparams)
-            raw = split(data, start, stop) if split is not None else _split_any(data, start, stop, nparams)
-            if raw is None or etype >= len(infos):
+            if nparams == 2:  # most system calls' enters and exits: split here, without a call
+                a, b = unpack_two(data, start + _HDR_SIZE)
+                p1 = start + _HDR_SIZE + 4 + a
+                raw = [data[start + _HDR_SIZE + 4:p1], data[p1:stop]] if p1 + b == stop else None
+            else:
+                split = splitters.get(nparams)
+                raw = split(data, start, stop) if split is not None else _split_any(data, start, stop, nparams)
+            if raw is None or etype >= known:
                 self.corrupt += 1
                 continue
             fix = fixups.get(etype)
