@@ -91,6 +91,14 @@ STREAM_RATES = (100_000, 200_000, 300_000, 400_000, 600_000, 800_000, 1_200_000)
 STREAM_RATES_QUICK = (100_000,)
 EVENTS_PER_RW_ITERATION = 4
 STREAM_SECONDS, STREAM_SECONDS_QUICK = 2.0, 0.3
+# Sustained streaming: the rates around the goal (300 k events/s), each held long enough to fill
+# the 16 MiB ring several times over (about 80 bytes a record: 200 k records) if chisel fell
+# behind. A run is sustained with zero drops and at most SUSTAINED_MAX_CATCH_UP_S of catch-up
+# (0.5 s = none, one idle check; 1.0 s = less than half a second of backlog).
+STREAM_SUSTAINED_RATES = (300_000, 350_000, 400_000)
+STREAM_SUSTAINED_RATES_QUICK = (100_000,)
+STREAM_SUSTAINED_SECONDS, STREAM_SUSTAINED_SECONDS_QUICK = 10.0, 0.5
+SUSTAINED_MAX_CATCH_UP_S = 1.0
 
 # Replay: a capture of at least a million events written by `chisel -w` (rw loop of the
 # workload, 4 events per iteration).
