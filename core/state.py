@@ -23,6 +23,7 @@ Rules that decide what sysdig prints, found by comparing with sysdig 0.29.3's ou
 
 import json
 import os
+import struct
 
 from .event import model
 from .evtinfo import (AT_FDCWD, concat_path, decode_sockaddr, decode_socktuple, raw_fd,
@@ -47,6 +48,7 @@ _PURGE_NOT_STARTED = -1  # below any event time: the first event starts the purg
 # sysdig shows a thread's last syscall latency on its switch/procexit events; kept when the
 # ThreadInfo record has a slot for it.
 _THREADS_KEEP_LATENCY = "latency" in ThreadInfo.__slots__
+_I64 = struct.Struct("<q").unpack
 
 # Events that only look their thread up (sysdig does not create a thread for them).
 _LOOKUP_ONLY = frozenset({"switch", "procexit", "procinfo", "container", "sysdigevent", "drop",
@@ -201,9 +203,11 @@ class State:
         if tid >= 1 << 63:
             tid -= 1 << 64
         th = self.threads.get(tid)
+        made = False
         if th is None and not plan.lookup_only:
             th = self._new_thread(tid)
             self._made_by_event = th
+            made = True
         elif plan.is_container:
             th = _container_thread(ev)
         ev.thread = th
@@ -211,6 +215,7 @@ class State:
             return
         raw = ev.raw
         fdi = plan.fd_index
+        fdnum = ev.fdnum  # kept in a local: the plain I/O events never need the attribute read back
         if plan.is_exit:
             enter = th.last_enter
             if enter is not None and enter.type == ev.type - 1:
@@ -222,26 +227,29 @@ class State:
                 if fdi < 0:
                     # like sysdig, the fd of the thread's last fd-using enter, paired or not
                     # (0 for a thread that had none: sysdig's initial value)
-                    ev.fdnum = self._last_fd.get(tid, 0)
+                    fdnum = ev.fdnum = self._last_fd.get(tid, 0)
                 else:
-                    ev.fdnum = raw_fd(ev, fdi) if fdi < len(raw) else -1
+                    fdnum = ev.fdnum = raw_fd(ev, fdi) if fdi < len(raw) else -1
             if plan.creates_fd:
                 res = raw_fd(ev, 0) if raw else None
                 if res is not None and res < 0:
-                    ev.fdnum = -1  # a failed fd-creating call refers to no fd
+                    fdnum = ev.fdnum = -1  # a failed fd-creating call refers to no fd
         elif not plan.lookup_only:
             th.last_enter = ev
             if plan.uses_fd:
                 if 0 <= fdi < len(raw):
-                    ev.fdnum = self._last_fd[tid] = raw_fd(ev, fdi)
+                    value = raw[fdi]  # raw_fd inlined: every read/write enter passes here
+                    fdnum = ev.fdnum = self._last_fd[tid] = _I64(value)[0] if len(value) == 8 else None
             elif plan.creates_fd:
-                ev.fdnum = self._last_fd[tid] = -1  # the fd does not exist yet
+                fdnum = ev.fdnum = self._last_fd[tid] = -1  # the fd does not exist yet
         handler = plan.handler
         if handler is not None:
             handler(ev, th)
-        self._made_by_event = None
-        if ev.fdnum is not None and ev.fd is None:
-            ev.fd = th.fdtable.get(ev.fdnum)
+            fdnum = ev.fdnum  # a rule may have set it
+        if made:
+            self._made_by_event = None
+        if fdnum is not None and ev.fd is None:
+            ev.fd = th.fdtable.get(fdnum)
 
     def _purge_gone_threads(self, now):
         """Every PURGE_INTERVAL_NS of event time, drop threads /proc no longer has."""
