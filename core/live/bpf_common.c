@@ -107,15 +107,27 @@ static __always_inline int pending_maybe(u32 tid)
  * the syscalls specs.EXIT_ONLY_SYSCALLS lists. bpf_task_pt_regs is a BPF helper (Linux 5.15) and
  * the register frame is the architecture's user ABI, not a kernel struct that moves between
  * versions; the verifier checks each load against the running kernel's BTF. */
-static __always_inline void syscall_args(struct saved_t *s)
+static __always_inline struct pt_regs *syscall_regs(void)
 {
-    struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
-    s->a[0] = r->di;
-    s->a[1] = r->si;
-    s->a[2] = r->dx;
-    s->a[3] = r->r10;
-    s->a[4] = r->r8;
-    s->a[5] = r->r9;
+    return (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+}
+
+/* the register holding syscall argument i */
+#define SYSCALL_ARG_0(r) ((r)->di)
+#define SYSCALL_ARG_1(r) ((r)->si)
+#define SYSCALL_ARG_2(r) ((r)->dx)
+#define SYSCALL_ARG_3(r) ((r)->r10)
+#define SYSCALL_ARG_4(r) ((r)->r8)
+#define SYSCALL_ARG_5(r) ((r)->r9)
+
+static __always_inline void syscall_args(struct saved_t *s, struct pt_regs *r)
+{
+    s->a[0] = SYSCALL_ARG_0(r);
+    s->a[1] = SYSCALL_ARG_1(r);
+    s->a[2] = SYSCALL_ARG_2(r);
+    s->a[3] = SYSCALL_ARG_3(r);
+    s->a[4] = SYSCALL_ARG_4(r);
+    s->a[5] = SYSCALL_ARG_5(r);
 }
 #endif
 
@@ -152,17 +164,24 @@ static __always_inline int task_wanted(u64 id)
 }
 
 #ifdef AXIS_FDS
-/* Is (tgid, fd) interesting? A forked child shares its ancestors' fds, so their pairs count too
- * (an over-approximation: userspace filters again, so an extra event is harmless, a lost one not). */
-static __always_inline int fd_wanted(u32 tgid, u64 fd)
+/* Can any watched pair have this fd number? The cheap first half of fd_wanted: programs ask it
+ * before they even read their pid, since it rejects most calls with one array lookup. */
+static __always_inline int fd_number_maybe(u64 fd)
+{
+    /* with a watched name the kernel cannot compare, userspace sets every slot: every fd passes */
+    u32 slot = (u32)fd & (FD_HINT_SLOTS - 1);
+    u32 *hint = fd_hint.lookup(&slot);
+    return hint && *hint;
+}
+
+/* Is (tgid, fd) interesting, given fd_number_maybe(fd)? A forked child shares its ancestors' fds,
+ * so their pairs count too (an over-approximation: userspace filters again, so an extra event is
+ * harmless, a lost one not). */
+static __always_inline int fd_pair_wanted(u32 tgid, u64 fd)
 {
     struct fdkey_t k = {.tgid = tgid, .fd = (u32)fd};
     if (cfg(2))
         return 1; /* a watched name the kernel cannot compare: every fd passes */
-    u32 slot = (u32)fd & (FD_HINT_SLOTS - 1);
-    u32 *hint = fd_hint.lookup(&slot);
-    if (!hint || !*hint)
-        return 0; /* no watched pair has this fd number */
     for (int i = 0; i < 4; i++) {
         if (fd_watch.lookup(&k))
             return 1;
@@ -172,6 +191,11 @@ static __always_inline int fd_wanted(u32 tgid, u64 fd)
         k.tgid = *up;
     }
     return 0;
+}
+
+static __always_inline int fd_wanted(u32 tgid, u64 fd)
+{
+    return fd_number_maybe(fd) && fd_pair_wanted(tgid, fd);
 }
 
 /* Could this path name a watched file without being spelled like it? The kernel compares names

@@ -333,6 +333,9 @@ class LiveSource:
             names = [n.encode(errors="surrogateescape") for n in pushdown.fd_names]
             if any(len(n) >= probes.PATHKEY_LEN or b"\0" in n for n in names):
                 self._set_config(2, 1)  # cannot match in the kernel: pass all fds
+                hint = self.maps["fd_hint"]  # (checked first, before the config)
+                for slot in range(probes.FD_HINT_SLOTS):
+                    hint.update(_U32.pack(slot), _U32.pack(probes.FD_HINT_SEEDED))
             fd_names = self.maps["fd_names"]
             for name in names:
                 if len(name) < probes.PATHKEY_LEN:
