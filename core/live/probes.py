@@ -9,7 +9,7 @@ compiled program serves any values and a hostile value cannot change the program
 from dataclasses import dataclass
 from pathlib import Path
 
-from .specs import AGGREGATED_SYSCALLS, SPECS
+from .specs import AGGREGATED_SYSCALLS, F_DUPFD, F_DUPFD_CLOEXEC, FCNTL_CMD_TO_SCAP, SPECS
 
 TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 AXES = ("traced", "pids", "tids", "uids", "comms", "fds")
@@ -32,7 +32,7 @@ _KIND_MAX = {
     "str": STR_MAX, "argv": ARGV_CAP, "sockaddr": 128, "fdlist": FDLIST_MAX * 8, "comm": 16,
     "tuple_connect": 40, "tuple_accept": 40, "tuple_remote": 40, "tuple_remote_lenptr": 40,
     "tuple_msg": 40, "tid": 8, "tgid": 8, "ptid": 8, "uid": 4, "gid": 4, "clone_flags": 4,
-    "iovsize": 4, "msgsize": 4, "timespec": 8, "usig": 4, "how": 4, "uint_user": 8,
+    "iovsize": 4, "msgsize": 4, "timespec": 8, "usig": 4, "how": 4, "uint_user": 8, "fcntl_cmd": 1,
 }
 
 
@@ -177,6 +177,8 @@ def _param_code(src, spec):
         return f"put_user_u32(b, off, {a}[{src[1]}] + 4 * {src[2]}, 8)"
     if kind == "how":
         return f"put_user_u64(b, off, {a}[{src[1]}] + 8 * {src[2]}, 4)"
+    if kind == "fcntl_cmd":
+        return f"put_int(b, off, fcntl_cmd_to_scap({a}[{src[1]}]), 1)"
     if kind == "argv":
         return f"put_argv(b, off, {a}[{src[1]}])"
     if kind == "tid":
@@ -278,6 +280,9 @@ def _fd_role_code(spec):
         return ["    if (ret == 0)", "        fd_forget(id >> 32, s.a[0]);"]
     if spec.fd_role in ("dup", "dup2"):
         return ["    fd_copy(id >> 32, s.a[0], ret);"]
+    if spec.fd_role == "fcntl":
+        return [f"    if ((u32)s.a[1] == {F_DUPFD} || (u32)s.a[1] == {F_DUPFD_CLOEXEC})",
+                "        fd_copy(id >> 32, s.a[0], ret);"]
     return []
 
 
@@ -429,6 +434,12 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 """
 
 
+def _fcntl_translation():
+    cases = [f"    case {linux}: return {scap};" for linux, scap in sorted(FCNTL_CMD_TO_SCAP.items())]
+    return ["static __always_inline u8 fcntl_cmd_to_scap(u64 cmd)", "{", "    switch ((u32)cmd) {",
+            *cases, "    default: return 0;", "    }", "}", ""]
+
+
 def generate_source(plan):
     """The complete BPF C program for `plan` (deterministic: same plan, same bytes)."""
     snap = plan.snap_bucket
@@ -448,6 +459,8 @@ def generate_source(plan):
     common = Path(__file__).with_name("bpf_common.c").read_text()
     out = defines + ["", common]
     formats = dict(plan.formats)
+    if "fcntl" in plan.syscalls:
+        out += _fcntl_translation()
     for name in sorted(plan.syscalls):
         spec = SPECS[name]
         if name in plan.exit_only:

@@ -23,7 +23,7 @@ class SyscallSpec:
     `fd_arg`: index of the fd argument for I/O syscalls, which the fd-name pushdown may drop in the
     kernel. `fd_role`: how the syscall changes the kernel's set of interesting (tgid, fd) pairs:
     'open' (learns the pair when argument `path_arg` equals a watched name), 'close', 'dup' or
-    'dup2' (copies the pair to the new fd). `exit_layout`: 'clone'/'execve' when the exit record is a
+    'dup2' (copies the pair to the new fd), 'fcntl' (copies it for F_DUPFD and F_DUPFD_CLOEXEC). `exit_layout`: 'clone'/'execve' when the exit record is a
     compact kernel layout rebuilt in userspace, else None (kernel record = table layout).
     """
 
@@ -85,6 +85,9 @@ SPECS = {s.name: s for s in (
                 exit=(_res_fd(), ("str", 0), ("int", 1, 4), ("zero", 4)), fd_role="open", path_arg=0),
     SyscallSpec("close", 4, 5, enter=(("int", 0, 8),), exit=(("res", 8),), fd_role="close"),
     SyscallSpec("dup", 124, 125, enter=(("int", 0, 8),), exit=(_res_fd(),), fd_role="dup"),
+    # F_DUPFD and F_DUPFD_CLOEXEC make fds too (Python's os.dup, the shells' saved fds)
+    SyscallSpec("fcntl", 150, 151, enter=(("int", 0, 8), ("fcntl_cmd", 1)), exit=(_res_fd(),),
+                fd_role="fcntl"),
     SyscallSpec("dup2", 124, 125, enter=(("int", 0, 8),), exit=(_res_fd(),), fd_role="dup2"),
     SyscallSpec("dup3", 124, 125, enter=(("int", 0, 8),), exit=(_res_fd(),), fd_role="dup2"),
     SyscallSpec("pipe", 60, 61, exit=(("res", 8), ("uint_user", 0, 0), ("uint_user", 0, 1), ("zero", 8))),
@@ -157,6 +160,17 @@ SEED_SYSCALLS = frozenset(SPECS)
 # The I/O syscalls an aggregating plan adds up in the kernel instead of emitting as events.
 AGGREGATED_SYSCALLS = frozenset(name for name, spec in SPECS.items() if spec.io_dir is not None)
 
+# Linux fcntl commands (x86-64 values) -> sysdig's fcntl_commands enum; anything else is 0, UNKNOWN.
+F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
+FCNTL_CMD_TO_SCAP = {
+    F_DUPFD: 1, 1: 2, 2: 3, 3: 4, 4: 5,             # F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL
+    5: 6, 6: 8, 7: 9,                               # F_GETLK, F_SETLK, F_SETLKW (64-bit: no *64 forms)
+    8: 10, 9: 12, 10: 13, 11: 15, 15: 21, 16: 22,   # F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG, *_EX
+    36: 30, 37: 31, 38: 32,                         # F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW
+    1024: 23, 1025: 24, 1026: 27, 1029: 25,         # F_SETLEASE, F_GETLEASE, F_NOTIFY, F_CANCELLK
+    F_DUPFD_CLOEXEC: 26, 1031: 28, 1032: 29,        # F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_GETPIPE_SZ
+}
+
 # Syscalls an exit-only program can trace (`ProbePlan.exit_only`): every argument the enter record
 # carries still reads the same at the exit. Not the process lifecycle (execve replaces the memory
 # and registers the arguments lived in; a clone child exits a syscall it never entered), not the
@@ -164,7 +178,7 @@ AGGREGATED_SYSCALLS = frozenset(name for name, spec in SPECS.items() if spec.io_
 # time is the point of tracing them), not exit_group (it never exits).
 EXIT_ONLY_SYSCALLS = frozenset(
     {name for name, spec in SPECS.items() if spec.io_dir is not None}
-    | {"open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "pipe", "pipe2",
+    | {"open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl", "pipe", "pipe2",
        "socket", "bind", "listen", "connect", "accept", "accept4",
        "unlink", "unlinkat", "rename", "renameat", "renameat2", "chdir", "fchdir",
        "brk", "mmap", "munmap", "kill", "tkill", "tgkill"})
@@ -182,7 +196,7 @@ EVENT_TYPE_SYSCALLS = {
 # lifecycle (threads appear, exec, exit) and fd creation/destruction (fd names and types).
 STATE_SYSCALLS = frozenset({
     "clone", "clone3", "fork", "vfork", "execve", "execveat",
-    "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3",
+    "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
     "socket", "accept", "accept4", "connect", "pipe", "pipe2",
 })
 
