@@ -54,14 +54,21 @@ class EventPrinter:
         self._lines = []
         isatty = getattr(stream, "isatty", None)
         self._batch = 1 if isatty is not None and isatty() else self.BATCH
+        self.print = self._printer()
 
-    def print(self, ev):
-        text = self._format(ev)
-        if text is not None:
-            lines = self._lines
-            lines.append(text)
-            if len(lines) >= self._batch:
-                self.flush()
+    def _printer(self):
+        """`print(ev)`: format `ev` and queue its line."""
+        # A closure over locals: `print` runs once per event, and every attribute lookup counts.
+        format_event, lines, batch, flush = self._format, self._lines, self._batch, self.flush
+        append = lines.append
+
+        def print_event(ev):
+            text = format_event(ev)
+            if text is not None:
+                append(text)
+                if len(lines) >= batch:
+                    flush()
+        return print_event
 
     def flush(self):
         """Write the queued lines now."""
@@ -374,7 +381,7 @@ class JsonFormatter:
         self._json_parts = [None] * len(model().events)  # per event id, built on first use
         self._comm_texts = {}  # comm -> its JSON text
         if self._default_fields:
-            self.format = self._format_default  # the common -j run skips the general path
+            self.format = self._default_formatter()  # the common -j run skips the general path
 
     @classmethod
     def from_format(cls, fmt, registry=None, **kwargs):
@@ -409,33 +416,40 @@ class JsonFormatter:
             return None
         return self._encoder.encode(obj)
 
-    def _format_default(self, ev):
+    def _default_formatter(self):
         """`format` for the default field set, written directly: the same text the encoder
         gives, faster. Per event id the constant middle (`"evt.dir":"<","evt.info":` and the
-        type name) is built once; a thread's comm is encoded once per distinct name."""
-        gate = self._gate
-        if gate.kinds[ev.type]:
-            if not gate.allows(ev):
-                return None
-        else:
-            gate.past_head = True
-        parts = self._json_parts[ev.type]
-        if parts is None:
-            parts = self._json_parts[ev.type] = _json_parts(ev.info, self.renderer)
-        dir_info, type_name, info_json = parts
-        if type_name is None:
-            type_name = _json_text(event_type_name(ev))
-        th = ev.thread
-        if th is not None:
-            comm = self._comm_texts.get(th.comm)
-            if comm is None:
-                comm = self._comm_text(th.comm)
-            tid = th.tid
-        else:
-            comm, tid = "null", signed_tid(ev.tid)
-        return (f'{{"evt.cpu":{ev.cpu},{dir_info}{info_json(ev)},'
-                f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
-                f'"proc.name":{comm},"thread.tid":{tid}}}')
+        type name) is built once; a thread's comm is encoded once per distinct name. A closure
+        over locals: it runs once per event."""
+        gate, kinds = self._gate, self._gate.kinds
+        json_parts, renderer = self._json_parts, self.renderer
+        comm_texts, comm_text = self._comm_texts, self._comm_text
+
+        def format_default(ev):
+            etype = ev.type
+            if kinds[etype]:
+                if not gate.allows(ev):
+                    return None
+            elif not gate.past_head:
+                gate.past_head = True
+            parts = json_parts[etype]
+            if parts is None:
+                parts = json_parts[etype] = _json_parts(ev.info, renderer)
+            dir_info, type_name, info_json = parts
+            if type_name is None:
+                type_name = _json_text(event_type_name(ev))
+            th = ev.thread
+            if th is not None:
+                comm = comm_texts.get(th.comm)
+                if comm is None:
+                    comm = comm_text(th.comm)
+                tid = th.tid
+            else:
+                comm, tid = "null", signed_tid(ev.tid)
+            return (f'{{"evt.cpu":{ev.cpu},{dir_info}{info_json(ev)},'
+                    f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
+                    f'"proc.name":{comm},"thread.tid":{tid}}}')
+        return format_default
 
     def _comm_text(self, comm):
         texts = self._comm_texts
