@@ -107,7 +107,7 @@ prepare_probes() {
     # root or tracepoints, and when neither the kernel nor the probe sources changed (stamp).
     [ "$(id -u)" = 0 ] && [ -d /sys/kernel/tracing/events/syscalls ] || return 0
     local want
-    want=$( (uname -r; cat core/live/*.py core/live/*.c chisels/*.py) | sha256sum | cut -d' ' -f1)
+    want=$( (uname -r; cat core/live/*.py core/live/*.c core/session.py chisels/*.py) | sha256sum | cut -d' ' -f1)
     [ "$(cat "$PROBES_STAMP" 2>/dev/null)" = "$want" ] && return
     say "compiling the built-in chisels' BPF probes into the cache (once per kernel and version)"
     local chisel="$VENV/bin/chisel" ok=1
