@@ -12,14 +12,17 @@ other load on the machine matters less than in wall-clock runs):
   write    ScapWriter.write of every event to /dev/null-like storage (a temp file)
   decode   the live decoder on the events turned back into ring records
   drain    the ring reader alone, over a ring in memory holding those records
-  live-j   the whole live `chisel -j proc.name=COMM` path after the kernel: ring drain, decode,
+  live-j   the live `chisel -j proc.name=COMM` steps after the kernel: ring drain, decode,
            state, filter, the -j line, written to /dev/null (`LiveSource.events` over that ring;
            COMM is the capture's busiest process)
+  session-j  the same through the real CLI and session loop (`chisel -j proc.name=COMM`, its
+           live engine swapped for that ring): what one core can sustain, less the kernel's part
 Prints microseconds per event and the events/s that one stage alone would allow.
 """
 
 import argparse
 import collections
+import io
 import mmap
 import os
 import struct
@@ -27,7 +30,9 @@ import sys
 import tempfile
 import time
 
+from chisel.core import cli
 from chisel.core.filter.compile import compile_filter
+from chisel.core.live import engine
 from chisel.core.live.decode import Decoder
 from chisel.core.live.engine import LiveSource
 from chisel.core.live.ringbuf import RingReader
@@ -96,6 +101,27 @@ def _live_source_over(consumer, producer, size, snapshot):
     return source
 
 
+class _RingSession:
+    """Stands in for `LiveSource` while the CLI runs: the live source contract over a ring in
+    memory, read once from its start."""
+
+    live = True
+
+    def __init__(self, consumer, producer, size, snapshot):
+        struct.pack_into("<Q", consumer, 0, 0)
+        self._source = _live_source_over(consumer, producer, size, snapshot)
+        self.snapshot, self.warnings, self.drops, self.child_exit_code = snapshot, [], 0, None
+
+    def events(self):
+        return self._source.events()
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
 def _busiest_comm(events):
     comms = collections.Counter(ev.thread.comm for ev in events if ev.thread is not None)
     return comms.most_common(1)[0][0]
@@ -154,7 +180,8 @@ def main(argv=None):
         struct.pack_into("<Q", consumer, 0, 0)
         RingReader.over_buffers(consumer, producer, size).drain([])
 
-    live_filter = compile_filter(f"proc.name={_busiest_comm(events)}")
+    comm = _busiest_comm(events)
+    live_filter = compile_filter(f"proc.name={comm}")
 
     def live_json():
         # the session loop's steps for a live -j run (core/session.py Session._loop)
@@ -172,17 +199,27 @@ def main(argv=None):
                     print_event(ev)
             printer.flush()
 
+    def session_json():
+        real = engine.LiveSource
+        engine.LiveSource = lambda **options: _RingSession(consumer, producer, size, snapshot)
+        try:
+            with open(os.devnull, "w") as devnull:
+                cli.main(["-j", f"proc.name={comm}"], stdout=devnull, stderr=io.StringIO())
+        finally:
+            engine.LiveSource = real
+
     stages = (("read", read), ("state", state),
               ("default", formatter(lambda: DefaultFormatter(state=None))),
               ("json", formatter(lambda: JsonFormatter(state=None))),
-              ("write", write), ("decode", decode), ("drain", drain), ("live-j", live_json))
+              ("write", write), ("decode", decode), ("drain", drain), ("live-j", live_json),
+              ("session-j", session_json))
     print(f"{n} events from {args.capture}; best CPU time of {args.runs} runs")
-    print(f"{'STAGE':8}  {'us/event':>8}  {'events/s':>10}")
+    print(f"{'STAGE':9}  {'us/event':>8}  {'events/s':>10}")
     for name, fn in stages:
         if args.only and name not in args.only:
             continue
         spent = _best(fn, args.runs)
-        print(f"{name:8}  {spent / n * 1e6:8.3f}  {n / spent:10.0f}")
+        print(f"{name:9}  {spent / n * 1e6:8.3f}  {n / spent:10.0f}")
     return 0
 
 
