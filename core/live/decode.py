@@ -11,6 +11,7 @@ import os
 import struct
 
 from ..event import Event, event_infos
+from .ringbuf import RING_HEADER
 from .specs import CLONE_EXIT_LAYOUT, SPECS
 
 _HDR = struct.Struct("<QIHHII")
@@ -97,6 +98,8 @@ def _split_any(data, start, stop, nparams):
 
 _SPLITTERS = {0: _split0, 1: _split1, 2: _split2, 3: _split3, 4: _split4}
 _TWO_LENS = struct.Struct("<2H")
+# The ring's 8-byte record header (length, page offset) and ours after it, read in one call.
+_RING_AND_RECORD_HEADER = struct.Struct("<I4xQIHHII")
 
 
 def _map_bits(value, table):
@@ -256,32 +259,37 @@ class Decoder:
 
     def decode(self, records):
         """Events for a list of raw records (bytes), in order; numbering continues across calls."""
-        spans = []
-        stop = 0
+        framed = b"".join(RING_HEADER.pack(len(rec), 0) + rec + bytes(-len(rec) % 8) for rec in records)
+        framed += bytes(_RING_AND_RECORD_HEADER.size)  # a short last record's header read stays inside
+        starts = []
+        at = 0
         for rec in records:
-            spans.append((stop, stop + len(rec)))
-            stop += len(rec)
-        return self.decode_spans(b"".join(records), spans)
+            starts.append(at)
+            at += RING_HEADER.size + len(rec) + (-len(rec) % 8)
+        return self.decode_ring_records(framed, starts)
 
-    def decode_spans(self, data, spans):
-        """Events for the records at `data[start:stop]` for each (start, stop) of `spans`, in
-        order (the ring reader's spans: records read in place, one pass for the whole list)."""
+    def decode_ring_records(self, data, starts):
+        """Events for the records whose ring headers start at each offset of `starts` in `data`
+        (`RingReader.records`: records read in place, header and values in one pass)."""
         out = []
         append = out.append
         offset = self.boot_offset_ns
         fixups = self._fixups
-        unpack_hdr = _HDR.unpack_from
+        unpack_head = _RING_AND_RECORD_HEADER.unpack_from
         unpack_two = _TWO_LENS.unpack_from
         splitters = _SPLITTERS
         infos = event_infos()
         known = len(infos)
         make = Event.from_source
         num = self.num
-        for start, stop in spans:
-            if stop - start < _HDR_SIZE:
+        skip = RING_HEADER.size
+        for at in starts:
+            length, ts, tid, etype, nparams, cpu, _ = unpack_head(data, at)
+            start = at + skip
+            stop = start + length
+            if length < _HDR_SIZE:
                 self.corrupt += 1
                 continue
-            ts, tid, etype, nparams, cpu, _ = unpack_hdr(data, start)
             if nparams == 2:  # most system calls' enters and exits: split here, without a call
                 a, b = unpack_two(data, start + _HDR_SIZE)
                 p1 = start + _HDR_SIZE + 4 + a

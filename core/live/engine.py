@@ -388,9 +388,9 @@ class LiveSource:
         """
         reader = self._reader
         data = reader.data
-        spans = reader.spans
+        records = reader.records
         commit = reader.commit
-        decode = self._decoder.decode_spans
+        decode = self._decoder.decode_ring_records
         last_yield = time.monotonic()
         while True:
             done = self._stopping
@@ -402,7 +402,7 @@ class LiveSource:
             # are handed out (the events hold copies of the values, not views of the ring).
             end = reader.producer_position()
             while True:
-                chunk = spans(DECODE_CHUNK, end)
+                chunk = records(DECODE_CHUNK, end)
                 events = decode(data, chunk) if chunk else ()
                 commit()
                 if not chunk:

@@ -8,9 +8,10 @@ twice in a row so a record that wraps around the end is still contiguous. Each r
 with an 8-byte header: u32 length (bit 31: still being written, bit 30: discarded), u32 page
 offset; records are 8-byte aligned. x86-64 keeps loads ordered, so plain reads are enough.
 
-Records are handed out as `spans`: (start, stop) offsets into the mapping (`data`), so a decoder
-reads them in place instead of through a copy of each record; `commit()` then gives their room
-back to the kernel. `drain` is the copying form.
+Records are handed out in place: `records()` gives where each one's ring header is in the
+mapping (`data`), so a decoder reads header and values straight from there instead of through a
+copy of each record; `commit()` then gives their room back to the kernel. `drain` is the
+copying form.
 """
 
 import mmap
@@ -19,6 +20,7 @@ import struct
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
 _HDR = 8
+RING_HEADER = struct.Struct("<II")  # length (with the busy and discard bits), page offset
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
@@ -33,7 +35,7 @@ class RingReader:
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
         self._producer = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
         self._data_off = page
-        self._next = None  # consumer position after the last spans handed out, until commit()
+        self._next = None  # consumer position after the last records handed out, until commit()
 
     @classmethod
     def over_buffers(cls, consumer, producer, size):
@@ -48,31 +50,33 @@ class RingReader:
 
     @property
     def data(self):
-        """The buffer `spans` point into (the producer mapping)."""
+        """The buffer `records` points into (the producer mapping)."""
         return self._producer
 
     def producer_position(self):
-        """How far the kernel has written: pass it as `spans(end=)` to read only up to here."""
+        """How far the kernel has written: pass it as `records(end=)` to read only up to here."""
         return _U64.unpack_from(self._producer, 0)[0]
 
-    def spans(self, limit, end=None):
-        """(start, stop) in `data` of the next committed records, at most `limit` of them and none
-        written after producer position `end` (default: now); discarded records are skipped, a
-        record still being written ends the list. Valid until `commit()`, which must follow."""
+    def records(self, limit, end=None):
+        """Where the next committed records are in `data`: the offset of each one's 8-byte ring
+        header (u32 length, u32 page offset; the record follows it). At most `limit` records (-1:
+        no limit), none written after producer position `end` (default: now); discarded records
+        are skipped, one still being written ends the list. Valid until `commit()`, which must
+        follow: the kernel may reuse their room after it."""
         cons = self._next
         if cons is None:
             cons = _U64.unpack_from(self._consumer, 0)[0]
         prod = self.producer_position() if end is None else end
-        data, base, mask = self._producer, self._data_off + _HDR, self._mask
+        data, base, mask = self._producer, self._data_off, self._mask
         unpack_len = _U32.unpack_from
         out = []
         append = out.append
         left = limit
         while cons < prod and left:
-            start = base + (cons & mask)  # where the record's data starts, after its header
-            length = unpack_len(data, start - _HDR)[0]
+            at = base + (cons & mask)
+            length = unpack_len(data, at)[0]
             if length < _DISCARD:  # neither busy nor discarded: the common case
-                append((start, start + length))
+                append(at)
                 left -= 1
             elif length & _BUSY:
                 break  # the producer has not committed this one yet: take it next time
@@ -83,7 +87,7 @@ class RingReader:
         return out
 
     def commit(self):
-        """Give the room of every record handed out by `spans` back to the kernel."""
+        """Give the room of every record handed out by `records` back to the kernel."""
         if self._next is not None:
             _U64.pack_into(self._consumer, 0, self._next)
             self._next = None
@@ -91,8 +95,10 @@ class RingReader:
     def drain(self, out):
         """Append every complete record (bytes) to `out`; returns how many were appended."""
         data = self._producer
+        unpack_len = _U32.unpack_from
         before = len(out)
-        out.extend([data[start:stop] for start, stop in self.spans(-1)])
+        for at in self.records(-1):
+            out.append(data[at + _HDR:at + _HDR + unpack_len(data, at)[0]])
         self.commit()
         return len(out) - before
 

@@ -1,4 +1,4 @@
-"""The live path's batch steps: ring spans decoded in place, chunk by chunk through
+"""The live path's batch steps: ring records decoded in place, chunk by chunk through
 `LiveSource.events`, and the -j formatter's kept evt.info texts (same bytes as rendering)."""
 
 import mmap
@@ -50,11 +50,20 @@ class Ring:
         return RingReader.over_buffers(self.consumer, self.producer, SIZE)
 
 
+def _payloads(ring, starts):
+    """The records (bytes) at ring header offsets `starts`."""
+    out = []
+    for at in starts:
+        (length,) = struct.unpack_from("<I", ring.producer, at)
+        out.append(bytes(ring.producer[at + 8:at + 8 + length]))
+    return out
+
+
 def _fields(ev):
     return (ev.num, ev.ts, ev.tid, ev.cpu, ev.type, ev.raw)
 
 
-def test_spans_stop_at_the_limit_and_at_end_and_commit_gives_the_room_back():
+def test_records_stop_at_the_limit_and_at_end_and_commit_gives_the_room_back():
     ring = Ring()
     recs = [_read_exit(i, b"x" * i) for i in range(1, 6)]
     for rec in recs[:3]:
@@ -63,21 +72,21 @@ def test_spans_stop_at_the_limit_and_at_end_and_commit_gives_the_room_back():
     for rec in recs[3:]:
         ring.put(rec)
     reader = ring.reader()
-    first = reader.spans(2, end)
-    assert [bytes(ring.producer[a:b]) for a, b in first] == recs[:2]
+    first = reader.records(2, end)
+    assert _payloads(ring, first) == recs[:2]
     assert ring.consumed == 0  # nothing given back before commit()
-    second = reader.spans(2, end)
-    assert [bytes(ring.producer[a:b]) for a, b in second] == recs[2:3]
+    second = reader.records(2, end)
+    assert _payloads(ring, second) == recs[2:3]
     reader.commit()
     assert ring.consumed == end
-    assert reader.spans(2, end) == []
-    rest = reader.spans(10)
-    assert [bytes(ring.producer[a:b]) for a, b in rest] == recs[3:]
+    assert reader.records(2, end) == []
+    rest = reader.records(10)
+    assert _payloads(ring, rest) == recs[3:]
     reader.commit()
     assert ring.consumed == ring.prod
 
 
-def test_spans_skip_discarded_records_and_stop_at_a_busy_one():
+def test_records_skip_discarded_records_and_stop_at_a_busy_one():
     ring = Ring()
     ring.put(_read_exit(1, b"a"))
     ring.put(_read_exit(2, b"gone"), DISCARD)
@@ -85,19 +94,19 @@ def test_spans_skip_discarded_records_and_stop_at_a_busy_one():
     busy_at = ring.prod
     ring.put(_read_exit(4, b"d"), BUSY)
     reader = ring.reader()
-    spans = reader.spans(10)
-    assert [bytes(ring.producer[a:b]) for a, b in spans] == [_read_exit(1, b"a"), _read_exit(3, b"c")]
+    starts = reader.records(10)
+    assert _payloads(ring, starts) == [_read_exit(1, b"a"), _read_exit(3, b"c")]
     reader.commit()
     assert ring.consumed == busy_at
 
 
-def test_decoding_spans_in_place_gives_the_same_events_as_decoding_copies():
+def test_decoding_records_in_place_gives_the_same_events_as_decoding_copies():
     ring = Ring()
     recs = [_read_exit(10 + i, bytes([65 + i]) * i, tid=100 + i) for i in range(8)]
     for rec in recs:
         ring.put(rec)
     reader = ring.reader()
-    in_place = Decoder(boot_offset_ns=1000).decode_spans(reader.data, reader.spans(100))
+    in_place = Decoder(boot_offset_ns=1000).decode_ring_records(reader.data, reader.records(100))
     copies = Decoder(boot_offset_ns=1000).decode(recs)
     assert [_fields(ev) for ev in in_place] == [_fields(ev) for ev in copies]
     assert [ev.num for ev in in_place] == list(range(1, 9))
