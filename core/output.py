@@ -379,7 +379,6 @@ class JsonFormatter:
         self._gate = PrintGate()
         self._default_fields = self.fields == _DEFAULT_JSON_KEYS
         self._json_parts = [None] * len(model().events)  # per event id, built on first use
-        self._comm_texts = {}  # comm -> its JSON text
         if self._default_fields:
             self.format = self._default_formatter()  # the common -j run skips the general path
 
@@ -418,12 +417,20 @@ class JsonFormatter:
 
     def _default_formatter(self):
         """`format` for the default field set, written directly: the same text the encoder
-        gives, faster. Per event id the constant middle (`"evt.dir":"<","evt.info":` and the
-        type name) is built once; a thread's comm is encoded once per distinct name. A closure
+        gives, faster. Per event id the constant pieces (`{"evt.cpu":0,"evt.dir":"<",
+        "evt.info":` per CPU, and the type name) are built once; per thread the closing
+        `"proc.name":...,"thread.tid":...}`, rebuilt when its comm changes (execve). A closure
         over locals: it runs once per event."""
         gate, kinds = self._gate, self._gate.kinds
         json_parts, renderer = self._json_parts, self.renderer
-        comm_texts, comm_text = self._comm_texts, self._comm_text
+        tails = {}  # ThreadInfo -> (comm, tid, its closing text)
+
+        def thread_tail(th):
+            if len(tails) >= _THREAD_TAILS_SIZE:
+                tails.clear()  # a bound, not an LRU: the threads printed are few in practice
+            comm, tid = th.comm, th.tid
+            entry = tails[th] = (comm, tid, f'"proc.name":{_json_text(comm)},"thread.tid":{tid}}}')
+            return entry
 
         def format_default(ev):
             etype = ev.type
@@ -435,40 +442,36 @@ class JsonFormatter:
             parts = json_parts[etype]
             if parts is None:
                 parts = json_parts[etype] = _json_parts(ev.info, renderer)
-            dir_info, type_name, info_json = parts
+            heads, type_name, info_json = parts
+            head = heads.get(ev.cpu)
+            if head is None:
+                head = heads[ev.cpu] = f'{{"evt.cpu":{ev.cpu},{heads[None]}'
             if type_name is None:
                 type_name = _json_text(event_type_name(ev))
             th = ev.thread
             if th is not None:
-                comm = comm_texts.get(th.comm)
-                if comm is None:
-                    comm = comm_text(th.comm)
-                tid = th.tid
+                tail = tails.get(th)
+                if tail is None or tail[0] is not th.comm or tail[1] != th.tid:
+                    tail = thread_tail(th)
+                tail = tail[2]
             else:
-                comm, tid = "null", signed_tid(ev.tid)
-            return (f'{{"evt.cpu":{ev.cpu},{dir_info}{info_json(ev)},'
-                    f'"evt.num":{ev.num},"evt.outputtime":{ev.ts},"evt.type":{type_name},'
-                    f'"proc.name":{comm},"thread.tid":{tid}}}')
+                tail = f'"proc.name":null,"thread.tid":{signed_tid(ev.tid)}}}'
+            return (f'{head}{info_json(ev)},"evt.num":{ev.num},"evt.outputtime":{ev.ts},'
+                    f'"evt.type":{type_name},{tail}')
         return format_default
 
-    def _comm_text(self, comm):
-        texts = self._comm_texts
-        if len(texts) >= _COMM_CACHE_SIZE:
-            texts.clear()  # a bound, not an LRU: distinct comms are few in practice
-        text = texts[comm] = _json_text(comm)
-        return text
 
-
-_COMM_CACHE_SIZE = 4096
+_THREAD_TAILS_SIZE = 4096
 # A str as JSON text, ensure_ascii=False: the C function JSONEncoder.encode calls for a str.
 _json_text = json.encoder.encode_basestring
 
 
 def _json_parts(info, renderer):
-    """The per-type pieces of an event id's default JSON record: `"evt.dir":"<","evt.info":`, the
+    """The per-type pieces of an event id's default JSON record: the record's start per CPU, the
     evt.type value (None for generic events, whose name depends on the event) and the function
     giving evt.info as JSON text."""
-    dir_info = f'"evt.dir":{_json_text(info.dir)},"evt.info":'
+    # {cpu: `{"evt.cpu":N,"evt.dir":"<","evt.info":`}, filled per CPU; None: the part after the cpu
+    heads = {None: f'"evt.dir":{_json_text(info.dir)},"evt.info":'}
     info_text = renderer.info_function(info)
     fd_param = renderer.info_fd_param(info)
     if fd_param is not None or renderer.info_depends_on_raw_only(info):
@@ -476,7 +479,7 @@ def _json_parts(info, renderer):
     else:
         def info_json(ev):
             return _json_text(info_text(ev))
-    return dir_info, None if info.name == "syscall" else _json_text(info.name), info_json
+    return heads, None if info.name == "syscall" else _json_text(info.name), info_json
 
 
 # evt.info texts a formatter keeps per event type (see `_remembered_json_info`), and the longest

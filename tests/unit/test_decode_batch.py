@@ -226,3 +226,20 @@ def test_a_kept_fd_text_follows_a_replaced_entry_a_closed_fd_and_a_changed_socke
     assert info() == '"fd=3(<4>1.2.3.4:5->6.7.8.9:10) size=1 "'
     sock.l4proto = "tcp"
     assert info() == '"fd=3(<4t>1.2.3.4:5->6.7.8.9:10) size=1 "'
+
+
+def test_the_closing_proc_name_follows_a_comm_change_and_a_missing_thread():
+    formatter = JsonFormatter()
+    th = _thread_with_fd()
+    raw = [struct.pack("<q", 1), b"x"]
+
+    def line(thread, cpu=0):
+        ev = Event(5, 42, READ_X, raw, cpu=cpu, num=1)
+        ev.thread = thread
+        return formatter.format(ev)
+
+    assert line(th).endswith('"proc.name":"wl","thread.tid":42}')
+    th.comm = "after-exec"
+    assert line(th).endswith('"proc.name":"after-exec","thread.tid":42}')
+    assert line(None).endswith('"proc.name":null,"thread.tid":42}')
+    assert line(th, cpu=1).startswith('{"evt.cpu":1,"evt.dir":"<","evt.info":"res=1 data=x ",')
