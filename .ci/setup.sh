@@ -111,8 +111,10 @@ prepare_probes() {
     [ "$(cat "$PROBES_STAMP" 2>/dev/null)" = "$want" ] && return
     say "compiling the built-in chisels' BPF probes into the cache (once per kernel and version)"
     local chisel="$VENV/bin/chisel" ok=1
-    for args in "" echo_fds topfiles topfiles_time spy_users netconns \
-                "echo_fds fd.name=/etc/os-release -- true"; do
+    # One compiled object serves every command line of the same shape (filter axes, snaplen bucket,
+    # probe style), so these cover the built-ins, the demo, and the usual fd.name and proc.name filters.
+    for args in "" echo_fds topfiles topfiles_time spy_users netconns "proc.name=chisel" \
+                "echo_fds fd.name=/etc/passwd" "echo_fds fd.name=/etc/os-release -- true"; do
         # shellcheck disable=SC2086 # the words of $args are separate arguments
         "$chisel" --prepare-probes $args >/dev/null || ok=0
     done

@@ -164,7 +164,7 @@ def _bytecode(source, cache, timings, warnings):
     return _compile(source, key, cache, timings, warnings), key, False
 
 
-def _load_object(source, timings, warnings):
+def _load_object(source, timings, warnings, attach=None):
     """Load `source`'s programs and attach them: a `loader.LoadedObject` (`.maps`, `.close()`).
 
     The bytecode comes from the cache when it holds this source for this kernel, else from a
@@ -176,14 +176,14 @@ def _load_object(source, timings, warnings):
         entry, key, hit = _bytecode(source, cache, timings, warnings)
         t0 = time.monotonic()
         try:
-            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS)
+            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS, attach=attach)
         except ChiselRuntimeError:
             if not hit:
                 raise
             # an entry this kernel refuses is stale in some way the key missed: build it afresh
             entry = _compile(source, key, cache, timings, warnings)
             t0 = time.monotonic()
-            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS)
+            loaded = LoadedObject(entry, probes.TRACEFS_ROOTS, attach=attach)
         timings["load"] = time.monotonic() - t0
         return loaded
     finally:
@@ -215,6 +215,26 @@ def session_plan(*, event_types=None, snaplen=80, pushdown=None, pid=None, comma
     return plan, warnings
 
 
+def object_plan(plan, formats=None):
+    """The plan whose compiled object serves `plan`: the same shape (filter axes, snaplen bucket,
+    aggregation, exit-only or not) with every syscall this kernel can trace.
+
+    Each syscall's programs depend on the shape and on nothing else the plan holds, so this object
+    holds, byte for byte, the programs `plan` would compile, and one compile serves every chisel and
+    event-type filter of that shape: a start loads and attaches only its own
+    (`probes.attach_points`). The records' capacity is sized for the largest syscall, which only
+    makes the per-CPU scratch buffers larger. `formats`: tracefs' argument names, as
+    `probes.read_formats` gives them (read here when None).
+    """
+    traceable = SEED_SYSCALLS | STATE_SYSCALLS
+    if formats is None:  # (tests give them: tracefs needs root)
+        formats, _missing = probes.read_formats(traceable)
+    available = traceable & {name for name, _ in formats}
+    exit_only = available & EXIT_ONLY_SYSCALLS if plan.exit_only else frozenset()
+    return dataclasses.replace(plan, syscalls=available, exit_only=exit_only,
+                               formats=tuple(f for f in formats if f[0] in available - exit_only))
+
+
 def prepare_probes(**options):
     """Compile the probes a session with these `LiveSource` options would load, into the cache, and
     attach nothing: (cache key, True when compiled now / False when already cached, warnings).
@@ -229,7 +249,7 @@ def prepare_probes(**options):
         why = warnings[-1] if warnings else "the BPF program cache is off (CHISEL_BPF_CACHE=off)"
         raise ChiselRuntimeError(f"nothing to prepare: {why}")
     try:
-        _, key, hit = _bytecode(probes.generate_source(plan), cache, {}, warnings)
+        _, key, hit = _bytecode(probes.generate_source(object_plan(plan)), cache, {}, warnings)
         return key, not hit, warnings
     finally:
         cache.close()
@@ -285,7 +305,8 @@ class LiveSource:
         if command is not None:
             self._child = GatedProcess(list(command))
         try:
-            self._object = _load_object(probes.generate_source(plan), self.timings, self.warnings)
+            self._object = _load_object(probes.generate_source(object_plan(plan)), self.timings, self.warnings,
+                                        attach=probes.attach_points(probes.generate_source(plan)))
             self.maps = self._object.maps
             self._fill_maps(pushdown, pid, snaplen)
             t0 = time.monotonic()

@@ -1,7 +1,8 @@
 """Load a compiled `objcache.ObjectEntry` into the kernel and attach its programs, without bcc.
 
-`LoadedObject(entry, tracefs_roots)` creates the maps, writes their fds into the programs' map
-references, loads each program (the verifier runs here) and attaches it to its tracepoint.
+`LoadedObject(entry, tracefs_roots, attach=None)` creates the maps, writes their fds into the programs'
+map references, loads each program (the verifier runs here) and attaches it to its tracepoint; with
+`attach` (a set of 'category:event'), only the programs attached there.
 `maps` is {name: `bpfsys.BpfMap`}; `close()` detaches every program and frees the maps.
 """
 
@@ -39,7 +40,7 @@ def close_all_parallel(close, handles):
 class LoadedObject:
     """The maps and attached programs of one entry (see the module's docstring)."""
 
-    def __init__(self, entry, tracefs_roots):
+    def __init__(self, entry, tracefs_roots, attach=None):
         self.maps = {}
         self._prog_fds = []
         self._perf_fds = []
@@ -52,6 +53,8 @@ class LoadedObject:
                     raise ChiselRuntimeError(f"cannot create BPF map {spec.name}: {e.strerror}") from e
             fds = {name: m.fd for name, m in self.maps.items()}
             for prog in entry.programs:
+                if attach is not None and prog.attach not in attach:
+                    continue  # another plan's program in a shared object: neither verified nor attached
                 fd = bpfsys.load_program(prog.prog_type, relocate(prog.insns, prog.relocs, fds),
                                          entry.license, _short_name(prog.name), entry.kern_version)
                 self._prog_fds.append(fd)

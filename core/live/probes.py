@@ -6,6 +6,7 @@ Filter values (pids, names, paths...) never reach this module: they go into BPF 
 compiled program serves any values and a hostile value cannot change the program.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -438,6 +439,14 @@ def _fcntl_translation():
     cases = [f"    case {linux}: return {scap};" for linux, scap in sorted(FCNTL_CMD_TO_SCAP.items())]
     return ["static __always_inline u8 fcntl_cmd_to_scap(u64 cmd)", "{", "    switch ((u32)cmd) {",
             *cases, "    default: return 0;", "    }", "}", ""]
+
+
+_TRACEPOINT_PROBE = re.compile(r"^TRACEPOINT_PROBE\((\w+), (\w+)\)$", re.M)
+
+
+def attach_points(source):
+    """The tracepoints ('category:event') the programs of a generated `source` attach to."""
+    return frozenset(f"{category}:{event}" for category, event in _TRACEPOINT_PROBE.findall(source))
 
 
 def generate_source(plan):

@@ -50,3 +50,31 @@ def test_prepare_without_a_cache_is_a_clear_error(tmp_path):
     assert got.returncode == 1
     assert got.stderr.strip() == ("chisel: error: nothing to prepare: the BPF program cache is off "
                                   "(CHISEL_BPF_CACHE=off)")
+
+
+def test_one_compile_serves_every_event_type_set_of_a_plan_shape(tmp_path, monkeypatch):
+    """Sessions that want different syscalls but share filter axes, snaplen bucket and probe style load
+    one cached object, each attaching only its own programs."""
+    import sys  # noqa: PLC0415
+
+    from chisel.core.live.engine import LiveSource  # noqa: PLC0415
+
+    monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path / "cache"))
+    prog = "import os; os.write(1, b'shared object'); os.read(os.open('/etc/hostname', os.O_RDONLY), 3)"
+
+    def session(event_types):
+        src = LiveSource(event_types=event_types, exit_only=True, command=[sys.executable, "-S", "-c", prog])
+        try:
+            events = [ev for ev in src.events() if ev is not None and ev.tid == src.child_pid]
+        finally:
+            src.close()
+        return sorted(src.timings), {ev.name for ev in events}, events
+
+    first_timings, first_names, _ = session(frozenset({"read"}))
+    second_timings, second_names, events = session(frozenset({"write"}))
+    assert first_timings == ["cache", "compile", "load", "scan"]
+    assert second_timings == ["cache", "load", "scan"]  # a hit on the first session's object
+    assert len(os.listdir(tmp_path / "cache")) == 1
+    assert "read" in first_names and "write" not in first_names
+    assert "write" in second_names and "read" not in second_names
+    assert [ev.raw[1] for ev in events if ev.name == "write" and ev.dir == "<"] == [b"shared object"]

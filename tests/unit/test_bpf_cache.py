@@ -239,7 +239,7 @@ class _Recorder:
         self.refuse.discard(key)  # a fresh build always loads
         return make_entry(key=key, programs=len(source))
 
-    def load(self, entry, roots):
+    def load(self, entry, roots, attach=None):
         if entry.key in self.refuse:
             raise ChiselRuntimeError("the kernel refused BPF program p0: Invalid argument: stale")
         self.loaded.append(entry)
@@ -369,7 +369,7 @@ def test_a_map_update_the_kernel_refuses_is_a_runtime_error(monkeypatch):
         maps = {"config": FullMap(), "f_pids": FullMap(), "drop_count": FullMap()}
         closed = False
 
-        def __init__(self, *args):
+        def __init__(self, *args, **options):
             pass
 
         def close(self):
