@@ -41,12 +41,14 @@ def _by_enter_id(counts):
     return out
 
 
-def test_enter_counts_match_strace(seed_program, tmp_path):
+@pytest.mark.parametrize("exit_only", [False, True], ids=["enter-and-exit", "exit-only"])
+def test_enter_counts_match_strace(seed_program, tmp_path, exit_only):
     (tmp_path / "s").mkdir()
     (tmp_path / "l").mkdir()
     expected = _strace_counts(seed_program, tmp_path / "s", tmp_path)
     assert set(expected) == set(SPECS) - {"send", "recv"}  # the program reaches every seed syscall
-    src = LiveSource(event_types=None, command=[str(seed_program), str(tmp_path / "l")])
+    src = LiveSource(event_types=None, exit_only=exit_only, command=[str(seed_program), str(tmp_path / "l")])
+    assert bool(src.plan.exit_only) == exit_only
     try:
         events = [ev for ev in src.events() if ev is not None]
     finally:

@@ -53,6 +53,8 @@ int main(int argc, char **argv)
     int d1 = syscall(SYS_dup, fd);
     syscall(SYS_dup2, fd, 40);
     syscall(SYS_dup3, fd, 41, O_CLOEXEC);
+    syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 50);
+    syscall(SYS_fcntl, fd, F_GETFL);
     int p[2];
     syscall(SYS_pipe, p);
     syscall(SYS_close, p[0]); syscall(SYS_close, p[1]);
