@@ -10,8 +10,9 @@ other load on the machine matters less than in wall-clock runs):
   default  the default event line (DefaultFormatter, what `chisel -r FILE` prints)
   json     the -j record (JsonFormatter)
   write    ScapWriter.write of every event to /dev/null-like storage (a temp file)
-  decode   the live decoder on the events turned back into ring records
-  drain    the ring reader alone, over a ring in memory holding those records
+  decode   the live decoder over the events turned back into ring records, in a ring in memory
+           (records located and decoded in place, DECODE_CHUNK at a time, as live)
+  drain    the ring reader alone locating those records
   live-j   the live `chisel -j proc.name=COMM` steps after the kernel: ring drain, decode,
            state, filter, the -j line, written to /dev/null (`LiveSource.events` over that ring;
            COMM is the capture's busiest process)
@@ -34,7 +35,7 @@ from chisel.core import cli
 from chisel.core.filter.compile import compile_filter
 from chisel.core.live import engine
 from chisel.core.live.decode import Decoder
-from chisel.core.live.engine import LiveSource
+from chisel.core.live.engine import DECODE_CHUNK, LiveSource
 from chisel.core.live.ringbuf import RingReader
 from chisel.core.output import DefaultFormatter, EventPrinter, JsonFormatter
 from chisel.core.scap_reader import ScapReader
@@ -169,16 +170,25 @@ def main(argv=None):
 
     records = _ring_records(events)
 
-    def decode():
-        decoder = Decoder(0)
-        for start in range(0, len(records), 256):
-            decoder.decode(records[start:start + 256])
-
     consumer, producer, size = _ring_over(records)
+
+    def decode():
+        # as LiveSource.events reads the ring: records located, decoded in place, chunk by chunk
+        struct.pack_into("<Q", consumer, 0, 0)
+        reader = RingReader.over_buffers(consumer, producer, size)
+        decoder = Decoder(0)
+        while True:
+            chunk = reader.records(DECODE_CHUNK)
+            if not chunk:
+                break
+            decoder.decode_ring_records(producer, chunk)
+            reader.commit()
 
     def drain():
         struct.pack_into("<Q", consumer, 0, 0)
-        RingReader.over_buffers(consumer, producer, size).drain([])
+        reader = RingReader.over_buffers(consumer, producer, size)
+        while reader.records(DECODE_CHUNK):
+            reader.commit()
 
     comm = _busiest_comm(events)
     live_filter = compile_filter(f"proc.name={comm}")
