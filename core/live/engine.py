@@ -164,16 +164,41 @@ def _bytecode(source, cache, timings, warnings):
     return _compile(source, key, cache, timings, warnings), key, False
 
 
-def _load_object(source, timings, warnings, attach=None):
+def _load_shared(shared, cache, timings, attach):
+    """The plan shape's shared object from the cache, loaded with only `attach`'s programs; None
+    when the cache lacks it or the kernel refuses it (a start never compiles it: see prepare_probes)."""
+    t0 = time.monotonic()
+    entry = cache.load(objcache.cache_key(shared))
+    timings["cache"] = time.monotonic() - t0
+    if entry is None:
+        return None
+    t0 = time.monotonic()
+    try:
+        loaded = LoadedObject(entry, probes.TRACEFS_ROOTS, attach=attach)
+    except ChiselRuntimeError:
+        return None  # stale in some way the key missed: the plan's own object is built instead
+    timings["load"] = time.monotonic() - t0
+    return loaded
+
+
+def _load_object(source, timings, warnings, attach=None, shared=None):
     """Load `source`'s programs and attach them: a `loader.LoadedObject` (`.maps`, `.close()`).
 
-    The bytecode comes from the cache when it holds this source for this kernel, else from a
-    compiler child process (then stored). Timings: 'cache' (key and lookup), 'compile' (misses
+    `shared` (the source of `object_plan(plan)`), when the cache holds it, is loaded instead, with
+    only the programs attached at `attach`. Otherwise the bytecode comes from the cache when it
+    holds `source` for this kernel, else from a compiler child process (then stored): a cold start
+    compiles no more than its own plan. Timings: 'cache' (keys and lookups), 'compile' (misses
     only), 'load' (maps, verifier, attach).
     """
     cache = _open_cache(warnings)
     try:
+        if shared is not None and cache is not None:
+            loaded = _load_shared(shared, cache, timings, attach)
+            if loaded is not None:
+                return loaded
+        shared_lookup = timings.pop("cache", 0.0)
         entry, key, hit = _bytecode(source, cache, timings, warnings)
+        timings["cache"] += shared_lookup
         t0 = time.monotonic()
         try:
             loaded = LoadedObject(entry, probes.TRACEFS_ROOTS, attach=attach)
@@ -223,7 +248,8 @@ def object_plan(plan, formats=None):
     holds, byte for byte, the programs `plan` would compile, and one compile serves every chisel and
     event-type filter of that shape: a start loads and attaches only its own
     (`probes.attach_points`). The records' capacity is sized for the largest syscall, which only
-    makes the per-CPU scratch buffers larger. `formats`: tracefs' argument names, as
+    makes the per-CPU scratch buffers larger. `prepare_probes` compiles it (a larger compile than
+    one plan's, so a cold start compiles only its own plan). `formats`: tracefs' argument names, as
     `probes.read_formats` gives them (read here when None).
     """
     traceable = SEED_SYSCALLS | STATE_SYSCALLS
@@ -305,8 +331,9 @@ class LiveSource:
         if command is not None:
             self._child = GatedProcess(list(command))
         try:
-            self._object = _load_object(probes.generate_source(object_plan(plan)), self.timings, self.warnings,
-                                        attach=probes.attach_points(probes.generate_source(plan)))
+            source = probes.generate_source(plan)
+            self._object = _load_object(source, self.timings, self.warnings, attach=probes.attach_points(source),
+                                        shared=probes.generate_source(object_plan(plan)))
             self.maps = self._object.maps
             self._fill_maps(pushdown, pid, snaplen)
             t0 = time.monotonic()

@@ -52,29 +52,40 @@ def test_prepare_without_a_cache_is_a_clear_error(tmp_path):
                                   "(CHISEL_BPF_CACHE=off)")
 
 
-def test_one_compile_serves_every_event_type_set_of_a_plan_shape(tmp_path, monkeypatch):
-    """Sessions that want different syscalls but share filter axes, snaplen bucket and probe style load
-    one cached object, each attaching only its own programs."""
+def test_a_prepared_shape_serves_every_event_type_set_and_a_cold_start_compiles_only_its_plan(
+        tmp_path, monkeypatch):
+    """--prepare-probes compiles the plan's shape (filter axes, snaplen bucket, probe style) for every
+    syscall; sessions of that shape then load it whatever syscalls they want, attaching only theirs."""
     import sys  # noqa: PLC0415
 
-    from chisel.core.live.engine import LiveSource  # noqa: PLC0415
+    from chisel.core.live import engine, objcache, probes  # noqa: PLC0415
 
     monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path / "cache"))
     prog = "import os; os.write(1, b'shared object'); os.read(os.open('/etc/hostname', os.O_RDONLY), 3)"
 
     def session(event_types):
-        src = LiveSource(event_types=event_types, exit_only=True, command=[sys.executable, "-S", "-c", prog])
+        src = engine.LiveSource(event_types=event_types, exit_only=True,
+                                command=[sys.executable, "-S", "-c", prog])
         try:
             events = [ev for ev in src.events() if ev is not None and ev.tid == src.child_pid]
         finally:
             src.close()
         return sorted(src.timings), {ev.name for ev in events}, events
 
-    first_timings, first_names, _ = session(frozenset({"read"}))
-    second_timings, second_names, events = session(frozenset({"write"}))
-    assert first_timings == ["cache", "compile", "load", "scan"]
-    assert second_timings == ["cache", "load", "scan"]  # a hit on the first session's object
-    assert len(os.listdir(tmp_path / "cache")) == 1
-    assert "read" in first_names and "write" not in first_names
-    assert "write" in second_names and "read" not in second_names
+    cold_timings, _, _ = session(frozenset({"connect"}))
+    assert cold_timings == ["cache", "compile", "load", "scan"]
+    [cold] = os.listdir(tmp_path / "cache")
+    with objcache.CacheDir(tmp_path / "cache") as cache:
+        own = cache.load(cold[:-len(".bpfobj")])
+    plan, _ = engine.session_plan(event_types=frozenset({"connect"}), exit_only=True)
+    assert {p.attach for p in own.programs} == probes.attach_points(probes.generate_source(plan))
+
+    _key, compiled, _ = engine.prepare_probes(event_types=frozenset({"read"}), exit_only=True, command=["true"])
+    assert compiled and len(os.listdir(tmp_path / "cache")) == 2
+    read_timings, read_names, _ = session(frozenset({"read"}))
+    write_timings, write_names, events = session(frozenset({"write"}))
+    assert read_timings == write_timings == ["cache", "load", "scan"]  # both load the prepared object
+    assert len(os.listdir(tmp_path / "cache")) == 2
+    assert "read" in read_names and "write" not in read_names
+    assert "write" in write_names and "read" not in write_names
     assert [ev.raw[1] for ev in events if ev.name == "write" and ev.dir == "<"] == [b"shared object"]

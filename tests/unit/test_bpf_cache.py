@@ -381,3 +381,36 @@ def test_a_map_update_the_kernel_refuses_is_a_runtime_error(monkeypatch):
         engine.LiveSource(event_types=frozenset({"read"}))
     assert e.value.message == "cannot start the live capture: update of map f_pids: Argument list too long"
     assert Loaded.closed
+
+
+def test_a_cached_shared_object_is_loaded_instead_of_the_plans_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
+    shared_key = objcache.cache_key("shared")
+    with objcache.CacheDir(tmp_path) as cache:
+        cache.store(make_entry(key=shared_key, programs=6))
+    rec = _Recorder(monkeypatch)
+    timings = {}
+    assert engine._load_object("own", timings, [], attach={"a:b"}, shared="shared") == make_entry(
+        key=shared_key, programs=6)
+    assert rec.compiled == [] and set(timings) == {"cache", "load"}
+
+
+def test_without_the_shared_object_a_start_compiles_only_its_own_plan(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
+    rec = _Recorder(monkeypatch)
+    timings = {}
+    engine._load_object("own", timings, [], attach={"a:b"}, shared="shared")
+    assert rec.compiled == [objcache.cache_key("own")]
+    assert set(timings) == {"cache", "compile", "load"}
+    assert os.listdir(tmp_path) == [f"{objcache.cache_key('own')}.bpfobj"]
+
+
+def test_a_shared_object_the_kernel_refuses_falls_back_to_the_plans_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
+    shared_key = objcache.cache_key("shared")
+    with objcache.CacheDir(tmp_path) as cache:
+        cache.store(make_entry(key=shared_key, programs=6))
+    rec = _Recorder(monkeypatch, refuse_keys={shared_key})
+    assert engine._load_object("own", {}, [], shared="shared") == make_entry(key=objcache.cache_key("own"),
+                                                                            programs=3)
+    assert rec.compiled == [objcache.cache_key("own")]

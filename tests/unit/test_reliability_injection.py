@@ -53,7 +53,7 @@ class _RecordingBPF:
 
     last = None
 
-    def __init__(self, text, timings, warnings, attach=None):
+    def __init__(self, text, timings, warnings, attach=None, shared=None):
         self.text = text
         self.tables = self.maps = _Tables()
         _RecordingBPF.last = self
