@@ -33,7 +33,12 @@ struct comm_t { char s[16]; };
 
 BPF_PERCPU_ARRAY(scratch, struct scratch_t, SCRATCH_SLOTS);
 BPF_PERCPU_ARRAY(pathbuf, struct pathkey_t, 1);
-BPF_PERCPU_ARRAY(drop_count, u64, 1);
+/* events lost, by cause: DROP_RING (the ring buffer refused the record), DROP_SCRATCH (no free
+ * scratch buffer on this CPU), DROP_TOTALS (the I/O totals map was full) */
+#define DROP_RING 0
+#define DROP_SCRATCH 1
+#define DROP_TOTALS 2
+BPF_PERCPU_ARRAY(drop_count, u64, 3);
 BPF_ARRAY(config, u64, 4);  /* 0: snaplen, 1: our own tgid (never traced), 2: fd axis off, 3: ready */
 BPF_RINGBUF_OUTPUT(events, RB_PAGES);
 /* tid -> args of the syscall in progress; LRU so threads killed inside a syscall cannot fill it */
@@ -267,10 +272,9 @@ static __always_inline void fd_copy(u32 tgid, u64 oldfd, long newfd)
 }
 #endif
 
-static __always_inline void count_drop(void)
+static __always_inline void count_drop(int cause)
 {
-    int z = 0;
-    u64 *d = drop_count.lookup(&z);
+    u64 *d = drop_count.lookup(&cause);
     if (d)
         (*d)++;
 }
@@ -286,7 +290,7 @@ static __always_inline u8 *get_buf(void)
             return s->buf;
         }
     }
-    count_drop();
+    count_drop(DROP_SCRATCH);
     return 0;
 }
 
@@ -331,7 +335,7 @@ static __always_inline void io_add(u32 tgid, u64 fd, long ret, int is_write)
         io_totals.insert(&k, &fresh); /* fails when another CPU inserted first: the lookup finds it */
         t = io_totals.lookup(&k);
         if (!t) {
-            count_drop();
+            count_drop(DROP_TOTALS);
             return;
         }
     }
@@ -364,7 +368,7 @@ static __always_inline void submit(u8 *b, u32 size)
 {
     /* records are smaller than REC_CAP by construction; the mask only informs the verifier */
     if (events.ringbuf_output(b, size & REC_MASK, BPF_RB_NO_WAKEUP))
-        count_drop();
+        count_drop(DROP_RING);
     *(u32 *)(b - 8) = 0; /* the slot's busy flag (struct scratch_t) */
 }
 

@@ -286,6 +286,8 @@ def _initial_snapshot():
     return scan_proc()
 
 
+# the kernel's drop_count slots, in order (bpf_common.c: DROP_RING, DROP_SCRATCH, DROP_TOTALS)
+DROP_CAUSES = ("ring", "scratch", "totals")
 _U32 = struct.Struct("<I")
 _CONFIG_KEY = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
@@ -322,7 +324,7 @@ class LiveSource:
         self._object = None
         self._reader = None
         self._decoder = None
-        self._final_drops = 0
+        self._final_drop_causes = {}
         self.snaplen = snaplen
         plan, warnings = session_plan(event_types=event_types, snaplen=snaplen, pushdown=pushdown, pid=pid,
                                       command=command, **plan_options)
@@ -417,12 +419,24 @@ class LiveSource:
 
     @property
     def drops(self):
-        """Events lost: failed ring-buffer reservations (kernel, all CPUs) plus corrupt records."""
+        """Events lost, every cause of `drop_causes` added up."""
+        return sum(self.drop_causes.values())
+
+    @property
+    def drop_causes(self):
+        """{cause: events lost} (all CPUs): 'ring' (the ring buffer was full), 'scratch' (no free record
+        buffer on a CPU), 'totals' (the I/O totals map was full), 'recursion' (the kernel skipped one
+        of our programs because another BPF program was running on that CPU, as it does silently for
+        a tracepoint hit inside a BPF program or its interrupt), 'corrupt' (records that failed to decode)."""
         if self._object is None:
-            return self._final_drops
-        per_cpu = self.maps["drop_count"].lookup(_CONFIG_KEY.pack(0)) or ()
-        total = sum(_U64.unpack(v)[0] for v in per_cpu)
-        return total + (self._decoder.corrupt if self._decoder is not None else 0)
+            return self._final_drop_causes
+        causes = {}
+        for slot, cause in enumerate(DROP_CAUSES):
+            per_cpu = self.maps["drop_count"].lookup(_CONFIG_KEY.pack(slot)) or ()
+            causes[cause] = sum(_U64.unpack(v)[0] for v in per_cpu)
+        causes["recursion"] = self._object.recursion_misses()
+        causes["corrupt"] = self._decoder.corrupt if self._decoder is not None else 0
+        return causes
 
     def stop(self):
         """Ask `events()` to finish after draining what the kernel already wrote (signal-safe)."""
@@ -476,7 +490,7 @@ class LiveSource:
             self._reader.close()
             self._reader = None
         if self._object is not None:
-            self._final_drops = self.drops
+            self._final_drop_causes = self.drop_causes
             self._object.close()
             self._object = None
             self.maps = {}

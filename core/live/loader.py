@@ -65,6 +65,20 @@ class LoadedObject:
             self.close()
             raise
 
+    def recursion_misses(self):
+        """How many times the kernel skipped one of these programs because a BPF program was already
+        running on that CPU (each skip is a lost event; /proc's fdinfo of a program counts them)."""
+        total = 0
+        for fd in self._prog_fds:
+            try:
+                with open(f"/proc/self/fdinfo/{fd}") as info:
+                    for line in info:
+                        if line.startswith("recursion_misses:"):
+                            total += int(line.split()[1])
+            except (OSError, ValueError):
+                continue  # a kernel without the counter (before 5.12) reports none
+        return total
+
     def close(self):
         """Detach (close the perf events, in parallel), then unload the programs and free the maps."""
         close_all_parallel(os.close, self._perf_fds)

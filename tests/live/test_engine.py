@@ -128,6 +128,10 @@ def test_overload_received_plus_drops_equals_generated():
     assert src.drops > 0
     # nothing is lost silently: after the loop only the procexit can still be dropped
     assert writes_seen + procexits + src.drops == 2 * writes + 1
+    # and the cause is known: a full ring, nothing else
+    causes = src.drop_causes
+    assert set(causes) == {"ring", "scratch", "totals", "recursion", "corrupt"}
+    assert causes["ring"] == src.drops and sum(causes.values()) == src.drops
 
 
 def test_pid_traces_one_running_process_until_stop(tmp_path):

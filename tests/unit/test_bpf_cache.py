@@ -372,6 +372,9 @@ def test_a_map_update_the_kernel_refuses_is_a_runtime_error(monkeypatch):
         def __init__(self, *args, **options):
             pass
 
+        def recursion_misses(self):
+            return 0
+
         def close(self):
             Loaded.closed = True
 
