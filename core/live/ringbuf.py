@@ -22,7 +22,6 @@ _DISCARD = 1 << 30
 _HDR = 8
 RING_HEADER = struct.Struct("<II")  # length (with the busy and discard bits), page offset
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
 
 
 class RingReader:
@@ -36,6 +35,7 @@ class RingReader:
         self._producer = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
         self._data_off = page
         self._next = None  # consumer position after the last records handed out, until commit()
+        self._words()
 
     @classmethod
     def over_buffers(cls, consumer, producer, size):
@@ -46,7 +46,15 @@ class RingReader:
         self._size, self._mask, self._data_off = size, size - 1, mmap.PAGESIZE
         self._consumer, self._producer = consumer, producer
         self._next = None
+        self._words()
         return self
+
+    def _words(self):
+        # The positions as native u64 words: memoryview reads and writes them with one 8-byte load or
+        # store. struct's "<Q" goes byte by byte, and the kernel reads the consumer position while
+        # we write it: half-written, it can read as 16 MiB behind, and the ring as full.
+        self._cons_word = memoryview(self._consumer).cast("B")[:8].cast("Q")
+        self._prod_word = memoryview(self._producer).cast("B")[:8].cast("Q")
 
     @property
     def data(self):
@@ -55,7 +63,7 @@ class RingReader:
 
     def producer_position(self):
         """How far the kernel has written: pass it as `records(end=)` to read only up to here."""
-        return _U64.unpack_from(self._producer, 0)[0]
+        return self._prod_word[0]
 
     def records(self, limit, end=None):
         """Where the next committed records are in `data`: the offset of each one's 8-byte ring
@@ -65,7 +73,7 @@ class RingReader:
         follow: the kernel may reuse their room after it."""
         cons = self._next
         if cons is None:
-            cons = _U64.unpack_from(self._consumer, 0)[0]
+            cons = self._cons_word[0]
         prod = self.producer_position() if end is None else end
         data, base, mask = self._producer, self._data_off, self._mask
         unpack_len = _U32.unpack_from
@@ -89,7 +97,7 @@ class RingReader:
     def commit(self):
         """Give the room of every record handed out by `records` back to the kernel."""
         if self._next is not None:
-            _U64.pack_into(self._consumer, 0, self._next)
+            self._cons_word[0] = self._next
             self._next = None
 
     def drain(self, out):
@@ -103,5 +111,7 @@ class RingReader:
         return len(out) - before
 
     def close(self):
+        self._cons_word.release()  # a mapping with views into it cannot be closed
+        self._prod_word.release()
         self._consumer.close()
         self._producer.close()
