@@ -30,6 +30,8 @@ CHISEL = os.path.join(harness.REPO, ".venv", "bin", "chisel")
 _TOPFILES = (CHISEL, "topfiles", "-j", "--top", "0", "--interval", "3600")
 TRACERS = (
     Tracer("chisel topfiles (kernel totals)", _TOPFILES, ready=r"Tracing", settle=0.2),
+    # the same totals with both tracepoints of every call (the A/B for exit-only programs)
+    Tracer("chisel topfiles --enter-probes", (*_TOPFILES, "--enter-probes"), ready=r"Tracing", settle=0.2),
     Tracer("chisel topfiles --no-kernel-agg", (*_TOPFILES, "--no-kernel-agg"), ready=r"Tracing",
            settle=0.2),
     # the floor for counting in the kernel: one per-CPU array update per syscall, nothing saved
