@@ -8,7 +8,9 @@ What gets attached: the seed syscalls carrying the event types the session wants
 filter's pushdown), plus `specs.STATE_SYSCALLS` (process lifecycle and fd creation/close, so state
 stays right), plus sched_process_exit/exit_group (procexit) and sched_process_fork (ptid, the
 traced process tree, inherited fds). sock:inet_sock_set_state is added when connect/accept are
-traced, for TCP tuples. Never raw_syscalls.
+traced, for TCP tuples. Never raw_syscalls. With `exit_only`, the syscalls of
+`specs.EXIT_ONLY_SYSCALLS` are traced by their exit tracepoint alone, which reads the arguments from
+the entry registers and emits the enter record too (one hit per call; see `plan_for`).
 
 In-kernel filtering is data in maps: the traced tgids (`pid=`/`command=`), the pushdown's pids,
 tids, uids, comms, and the (tgid, fd) pairs opened on one of its fd names; I/O on any other fd
