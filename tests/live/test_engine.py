@@ -182,19 +182,24 @@ def test_idle_source_yields_none_then_stops():
     assert seen == [None, None, None]
 
 
-def test_fd_opened_before_the_start_is_seeded_from_proc(tmp_path):
+@pytest.mark.parametrize("exit_only", [False, True], ids=["enter-and-exit", "exit-only"])
+def test_fd_opened_before_the_start_is_seeded_from_proc(tmp_path, exit_only):
+    """The /proc scan's watched fds reach the kernel's pair map and its fd-number hint; reads of
+    /dev/null, open as well, never leave the kernel."""
     path = tmp_path / "early.bin"
     path.write_bytes(b"e" * 3000)
     prog = ("import os, sys\n"
             "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "null = os.open('/dev/null', os.O_RDONLY)\n"
             "print('ready', flush=True)\n"
             "sys.stdin.buffer.read(1)\n"
             "for _ in range(3):\n"
-            "    os.read(fd, 1000)\n")
+            "    os.read(fd, 1000)\n"
+            "    os.read(null, 1000)\n")
     proc = subprocess.Popen([sys.executable, "-S", "-c", prog, str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
     assert proc.stdout.readline() == b"ready\n"  # the file is open before the capture starts
-    src = LiveSource(event_types=frozenset({"read"}), pid=proc.pid,
+    src = LiveSource(event_types=frozenset({"read"}), pid=proc.pid, exit_only=exit_only,
                      pushdown=PushDown(fd_names=frozenset({str(path)})))
     try:
         proc.stdin.write(b"g")
@@ -203,8 +208,8 @@ def test_fd_opened_before_the_start_is_seeded_from_proc(tmp_path):
         events = [ev for ev in src.events() if ev is not None]
     finally:
         src.close()
-    reads = [ev for ev in events if ev.name == "read" and ev.dir == "<"]
-    assert [(_res(ev), ev.raw[1]) for ev in reads] == [(1000, b"e" * 80)] * 3
+    assert [(ev.dir, ev.raw[1] if ev.dir == "<" else None) for ev in events if ev.name == "read"] == [
+        (">", None), ("<", b"e" * 80)] * 3
 
 
 def test_command_that_cannot_run_ends_with_127():

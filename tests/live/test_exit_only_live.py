@@ -107,37 +107,6 @@ def test_exit_only_enter_event_takes_the_exit_time(tmp_path):
     assert 0 <= blocked_read(True) < 10_000_000
 
 
-def test_exit_only_fd_filter_keeps_a_file_opened_before_the_start(tmp_path):
-    """The /proc scan's fds reach the kernel's fd-number hint as well as its pair map."""
-    import subprocess  # noqa: PLC0415
-
-    path = tmp_path / "early.bin"
-    path.write_bytes(b"e" * 3000)
-    prog = ("import os, sys\n"
-            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
-            "null = os.open('/dev/null', os.O_RDONLY)\n"
-            "print('ready', flush=True)\n"
-            "sys.stdin.buffer.read(1)\n"
-            "for _ in range(3):\n"
-            "    os.read(fd, 1000)\n"
-            "    os.read(null, 1000)\n")
-    proc = subprocess.Popen([sys.executable, "-S", "-c", prog, str(path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE)
-    assert proc.stdout.readline() == b"ready\n"
-    src = LiveSource(event_types=frozenset({"read"}), pid=proc.pid, exit_only=True,
-                     pushdown=PushDown(fd_names=frozenset({str(path)})))
-    try:
-        proc.stdin.write(b"g")
-        proc.stdin.close()
-        proc.wait()
-        src.stop()
-        events = [ev for ev in src.events() if ev is not None]
-    finally:
-        src.close()
-    reads = [ev for ev in events if ev.name == "read"]
-    assert [(ev.dir, ev.raw[1] if ev.dir == "<" else None) for ev in reads] == [(">", None), ("<", b"e" * 80)] * 3
-
-
 def test_exit_only_fd_filter_passes_every_fd_for_a_name_the_kernel_cannot_compare(tmp_path):
     deep = tmp_path / ("d" * 200) / ("e" * 100)
     deep.parent.mkdir()

@@ -1,20 +1,19 @@
 """The live path's batch steps: ring records decoded in place, chunk by chunk through
 `LiveSource.events`, and the -j formatter's kept evt.info texts (same bytes as rendering)."""
 
-import mmap
 import struct
+
+import ring_fakes
+from ring_fakes import BUSY, DISCARD, PAGE
 
 from chisel.core.event import Event
 from chisel.core.live.decode import Decoder
 from chisel.core.live.engine import DECODE_CHUNK, LiveSource
-from chisel.core.live.ringbuf import RingReader
 from chisel.core.output import _INFO_MEMO_SIZE, JsonFormatter
 from chisel.core.threadinfo import FdInfo, ThreadInfo
 
-PAGE = mmap.PAGESIZE
 SIZE = 1 << 16
 READ_E, READ_X = 6, 7
-BUSY, DISCARD = 1 << 31, 1 << 30
 
 
 def _record(ts, tid, etype, params, cpu=1):
@@ -26,28 +25,8 @@ def _read_exit(ts, data, tid=42):
     return _record(ts, tid, READ_X, [struct.pack("<q", len(data)), data])
 
 
-class Ring:
-    """A ring laid out as the kernel maps it, over an anonymous mapping (slices are bytes)."""
-
-    def __init__(self):
-        self.consumer = bytearray(PAGE)
-        self.producer = mmap.mmap(-1, PAGE + 2 * SIZE)
-        self.prod = 0
-
-    def put(self, payload, flags=0):
-        record = struct.pack("<II", len(payload) | flags, 0) + payload
-        record += bytes(-len(record) % 8)
-        pos = PAGE + (self.prod & (SIZE - 1))
-        self.producer[pos:pos + len(record)] = record  # no record here wraps
-        self.prod += len(record)
-        struct.pack_into("<Q", self.producer, 0, self.prod)
-
-    @property
-    def consumed(self):
-        return struct.unpack_from("<Q", self.consumer, 0)[0]
-
-    def reader(self):
-        return RingReader.over_buffers(self.consumer, self.producer, SIZE)
+def Ring():  # noqa: N802 - the fake ring, sized for these tests
+    return ring_fakes.Ring(size=SIZE, mapped=True)
 
 
 def _payloads(ring, starts):

@@ -1,42 +1,11 @@
 """RingReader.drain over a ring laid out as the kernel maps it: committed, discarded, busy and
 wrapped records."""
 
-import mmap
 import struct
 
-from chisel.core.live.ringbuf import RingReader
+from ring_fakes import BUSY, DISCARD, PAGE, Ring
 
-PAGE = mmap.PAGESIZE
-SIZE = 4096  # ring data bytes (a power of two)
-BUSY, DISCARD = 1 << 31, 1 << 30
-
-
-class Ring:
-    """A ring's consumer page and producer mapping (data twice, as the kernel maps it)."""
-
-    def __init__(self, start=0):
-        self.consumer = bytearray(PAGE)
-        self.producer = bytearray(PAGE + 2 * SIZE)
-        self.prod = start
-        struct.pack_into("<Q", self.consumer, 0, start)
-
-    def put(self, payload, flags=0):
-        pos = self.prod & (SIZE - 1)
-        record = struct.pack("<II", len(payload) | flags, 0) + payload
-        record += bytes(-len(record) % 8)
-        for i, b in enumerate(record):
-            offset = (pos + i) % SIZE
-            self.producer[PAGE + offset] = b  # the data pages...
-            self.producer[PAGE + SIZE + offset] = b  # ...and their second mapping
-        self.prod += len(record)
-        struct.pack_into("<Q", self.producer, 0, self.prod)
-
-    @property
-    def consumed(self):
-        return struct.unpack_from("<Q", self.consumer, 0)[0]
-
-    def reader(self):
-        return RingReader.over_buffers(self.consumer, self.producer, SIZE)
+SIZE = 4096  # the fake ring's data bytes (its default)
 
 
 def test_committed_records_come_out_in_order_and_discarded_ones_are_skipped():
