@@ -126,10 +126,14 @@ class Binding:
         self.local_addresses = frozenset()
         # A new object per bind, so extractors with a memory (evt.deltatime) know to forget it.
         self.generation = object()
+        # Called with the field's name by the first evt.latency*/evt.deltatime* computed while
+        # enter events carry their exit's time (exit-only probes); the session sets it.
+        self.enter_time_warning = None
 
     def bind(self, state, renderer=None, snapshot=None):
         self.state = state
         self.generation = object()
+        self.enter_time_warning = None
         self.snapshot = snapshot if snapshot is not None else getattr(state, "snapshot", None)
         interfaces = getattr(self.snapshot, "interfaces", None) or ()
         # (name, family, address) tuples; sysdig decides which socket end is local with them.

@@ -86,6 +86,8 @@ class _SincePrevious:
     def __call__(self, ev):
         if self.binding is not BOUND.generation:
             self.binding, self.prev = BOUND.generation, None
+        if BOUND.enter_time_warning is not None:
+            BOUND.enter_time_warning("evt.deltatime")
         prev, self.prev = self.prev, ev.ts
         return 0 if prev is None else ev.ts - prev
 
@@ -99,6 +101,8 @@ def _latency(ev):
         return getattr(th, "latency", 0) if th is not None else 0
     if info.dir == ">":
         return 0
+    if BOUND.enter_time_warning is not None:
+        BOUND.enter_time_warning("evt.latency")
     enter = ev.enter
     return ev.ts - enter.ts if enter is not None else 0
 

@@ -190,6 +190,8 @@ class Session:
         else:
             self.state = State(self.source.snapshot, live=self.live)
         self._bind_fields_to_state()
+        if getattr(getattr(self.source, "plan", None), "exit_only", None):
+            self._warn_on_enter_times()
         if self.config.write_path is not None:
             from chisel.core.scap_writer import ScapWriter  # noqa: PLC0415
 
@@ -260,6 +262,19 @@ class Session:
             if compiled is not None:
                 used += fields_of(compiled.ast)
         return not any(name.startswith(ENTER_TIME_FIELDS) for name in used)
+
+    def _warn_on_enter_times(self):
+        """Exit-only probes were chosen because no declared field needs an enter's own time; a chisel
+        that reads one anyway gets one warning (its values would read as about 0)."""
+        from chisel.core.fields_base import BOUND  # noqa: PLC0415
+
+        def warn_once(field):
+            BOUND.enter_time_warning = None
+            self._warn(f"a chisel reads {field} without listing it in its fields: this run's enter "
+                       f"events carry their exit's time, so {field} is about 0; list the field, or "
+                       f"run with --enter-probes")
+
+        BOUND.enter_time_warning = warn_once
 
     def _bind_fields_to_state(self):
         """Fields that read more than the event (proc.apid, user.name, evt.arg...) read this run's state."""
@@ -523,6 +538,9 @@ class Session:
 
     def _close(self):
         """Close the writer (leaving a valid file) and the source, whatever happened."""
+        from chisel.core.fields_base import BOUND  # noqa: PLC0415
+
+        BOUND.enter_time_warning = None  # this run's, not the next one's
         errors = []
         for closer in (self.writer, self.source):
             if closer is None:

@@ -3,9 +3,10 @@
 Needs root and BPF, and fails (never skips) without.
 """
 
-import os
 import struct
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,48 @@ def test_exit_only_fd_filter_passes_every_fd_for_a_name_the_kernel_cannot_compar
     with open("/etc/hostname", "rb") as f:
         hostname = f.read(10)
     assert b"long" in data and hostname in data  # 300 bytes: userspace filters, the kernel passes all
+
+
+UNDECLARED = '''
+from chisel.plugins import Chisel, hookimpl
+
+
+class Undeclared(Chisel):
+    """Reads evt.latency without listing it in its fields."""
+
+    name = "undeclared_latency"
+    events = ("read",)
+
+    def setup(self, args, ctx):
+        self.out = ctx.out
+        self.latencies = []
+
+    def on_event(self, ev):
+        if ev.get("evt.dir") == "<":
+            self.latencies.append(ev.get("evt.latency"))
+
+    def on_end(self, summary):
+        self.out.line(f"{len(self.latencies)} latencies")
+
+
+@hookimpl
+def chisel_register_chisels():
+    return [Undeclared]
+'''
+
+
+def test_a_chisel_reading_an_undeclared_latency_is_warned_once(tmp_path):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "undeclared.py").write_text(UNDECLARED)
+    chisel = str(Path(sys.executable).with_name("chisel"))
+    command = [sys.executable, "-S", "-c", "import os; [os.read(os.open('/etc/hostname', 0), 4) for _ in range(3)]"]
+    done = subprocess.run([chisel, "--plugin-dir", str(tmp_path / "plugins"), "undeclared_latency", "--", *command],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("chisel: warning:")]
+    assert warnings == ["chisel: warning: a chisel reads evt.latency without listing it in its fields: this "
+                        "run's enter events carry their exit's time, so evt.latency is about 0; list the "
+                        "field, or run with --enter-probes"]
+    again = subprocess.run([chisel, "--plugin-dir", str(tmp_path / "plugins"), "--enter-probes",
+                            "undeclared_latency", "--", *command], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "warning" not in again.stderr
