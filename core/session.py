@@ -542,11 +542,15 @@ class Session:
 
         BOUND.enter_time_warning = None  # this run's, not the next one's
         errors = []
+        live_engine = self.live and self._given_source is None
         for closer in (self.writer, self.source):
             if closer is None:
                 continue
             try:
-                closer.close()
+                if closer is self.source and live_engine:
+                    closer.close(detach_in_background=True)  # the run ends here: do not wait on the kernel
+                else:
+                    closer.close()
             except OSError as exc:
                 errors.append(exc)
         self.writer = self.source = None

@@ -483,8 +483,11 @@ class LiveSource:
                     yield None
                     last_yield = time.monotonic()
 
-    def close(self):
-        """Detach every probe and free the maps; a command still running is killed."""
+    def close(self, detach_in_background=False):
+        """Detach every probe and free the maps; a command still running is killed.
+
+        `detach_in_background` (the CLI, which exits next): the programs are made inert at once and a
+        child process finishes the kernel's slow detach (`LoadedObject.close`)."""
         if self._child is not None:
             self._child.kill()
             self.child_exit_code = self._child.poll()
@@ -493,7 +496,15 @@ class LiveSource:
             self._reader = None
         if self._object is not None:
             self._final_drop_causes = self.drop_causes
-            self._object.close()
+            if detach_in_background:
+                try:
+                    self._set_config(3, 0)  # not ready: every program returns at its first check
+                except OSError:
+                    detach_in_background = False
+            if detach_in_background:
+                self._object.close(detach_in_background=True)
+            else:
+                self._object.close()
             self._object = None
             self.maps = {}
 

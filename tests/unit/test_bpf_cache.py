@@ -417,3 +417,20 @@ def test_a_shared_object_the_kernel_refuses_falls_back_to_the_plans_own(tmp_path
     assert engine._load_object("own", {}, [], shared="shared") == make_entry(key=objcache.cache_key("own"),
                                                                             programs=3)
     assert rec.compiled == [objcache.cache_key("own")]
+
+
+def test_a_background_detach_hands_the_fds_to_a_child_that_outlives_our_copies():
+    """The child holds the fds until this process has closed its own (so the last, slow close is
+    the child's), then exits and is reaped."""
+    from chisel.core.live import loader  # noqa: PLC0415
+
+    read_end, write_end = os.pipe()  # stands in for a perf event: its reader sees EOF once all copies close
+    assert loader._hand_over([write_end])
+    with pytest.raises(OSError):
+        os.fstat(write_end)  # our copy is closed
+    child = loader._DETACHERS[-1]
+    assert child.wait(timeout=10) == 0
+    assert os.read(read_end, 1) == b""  # the child's copy is gone too: every writer closed
+    os.close(read_end)
+    loader.reap_detachers()
+    assert child not in loader._DETACHERS
