@@ -175,6 +175,7 @@ class BackgroundTracer:
         self.tracer, self.ready_timeout = tracer, ready_timeout
         self.stdout = self.stderr = ""
         self.ready_s = None
+        self.stop_s = None  # SIGINT to exit, when it exited by itself
         self.exited_early = self.killed = False
 
     def __enter__(self):
@@ -224,9 +225,11 @@ class BackgroundTracer:
     def _stop(self):
         self.exited_early = self.proc.poll() is not None
         if not self.exited_early:
+            stopping = time.monotonic()
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
+                self.stop_s = time.monotonic() - stopping
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
@@ -268,12 +271,14 @@ def measure_command(argv, timeout, stdout=subprocess.DEVNULL):
     return elapsed, cpu
 
 
-def time_until_ready(tracer, ready_timeout):
-    """Seconds from spawning `tracer` to its readiness line (the live start-up time)."""
+def time_start_and_stop(tracer, ready_timeout):
+    """(seconds from spawning `tracer` to its readiness line, seconds from SIGINT to its exit)."""
     check_tool(tracer.argv[0])
     with BackgroundTracer(tracer, ready_timeout) as bg:
         pass
-    return bg.ready_s
+    if bg.stop_s is None:
+        raise Unavailable(f"{tracer.name} did not exit on SIGINT")
+    return bg.ready_s, bg.stop_s
 
 
 def run_command_output(argv, timeout):
