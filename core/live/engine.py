@@ -33,6 +33,7 @@ What the parameters hold where the kernel gives less than sysdig's driver (no st
 """
 
 import dataclasses
+import functools
 import mmap
 import os
 import struct
@@ -218,12 +219,20 @@ def _load_object(source, timings, warnings, attach=None, shared=None):
             cache.close()
 
 
+@functools.cache
+def _kernel_formats():
+    """(formats, missing) of every syscall chisel can trace, from tracefs: read once per process,
+    since a session plan and its shared object plan both need them and they change only with the
+    kernel."""
+    formats, missing = probes.read_formats(SEED_SYSCALLS | STATE_SYSCALLS)
+    return formats, tuple(missing)
+
+
 def session_plan(*, event_types=None, snaplen=80, pushdown=None, pid=None, command=None, **plan_options):
     """(ProbePlan, warnings) for a session on this kernel: `plan_for` with the tracepoints this kernel
     has (their argument names read from tracefs); a syscall it lacks is left out, with a warning."""
     warnings = []
-    all_syscalls = SEED_SYSCALLS | STATE_SYSCALLS
-    formats, missing = probes.read_formats(all_syscalls)
+    formats, missing = _kernel_formats()
     for name in missing:
         warnings.append(f"tracepoint syscalls:sys_enter_{name} missing on this kernel; "
                         f"{name} is not traced")
@@ -254,10 +263,9 @@ def object_plan(plan, formats=None):
     one plan's, so a cold start compiles only its own plan). `formats`: tracefs' argument names, as
     `probes.read_formats` gives them (read here when None).
     """
-    traceable = SEED_SYSCALLS | STATE_SYSCALLS
     if formats is None:  # (tests give them: tracefs needs root)
-        formats, _missing = probes.read_formats(traceable)
-    available = traceable & {name for name, _ in formats}
+        formats, _missing = _kernel_formats()
+    available = (SEED_SYSCALLS | STATE_SYSCALLS) & {name for name, _ in formats}
     exit_only = available & EXIT_ONLY_SYSCALLS if plan.exit_only else frozenset()
     return dataclasses.replace(plan, syscalls=available, exit_only=exit_only,
                                formats=tuple(f for f in formats if f[0] in available - exit_only))

@@ -79,7 +79,7 @@ def recording_bcc(monkeypatch):
     monkeypatch.setattr(engine, "_load_object", _RecordingBPF)
     monkeypatch.setattr(engine, "RingReader", _NoRing)
     monkeypatch.setattr(engine, "_initial_snapshot", Snapshot)
-    monkeypatch.setattr(probes, "read_formats", lambda syscalls, root=None: (FAKE_FORMATS, []))
+    monkeypatch.setattr(engine, "_kernel_formats", lambda: (FAKE_FORMATS, ()))  # tracefs, faked
 
 
 def quote(value):
