@@ -259,14 +259,14 @@ class Decoder:
 
     def decode(self, records):
         """Events for a list of raw records (bytes), in order; numbering continues across calls."""
-        framed = b"".join(RING_HEADER.pack(len(rec), 0) + rec + bytes(-len(rec) % 8) for rec in records)
-        framed += bytes(_RING_AND_RECORD_HEADER.size)  # a short last record's header read stays inside
-        starts = []
-        at = 0
+        parts, starts, at = [], [], 0
         for rec in records:
+            pad = -len(rec) % 8
+            parts += (RING_HEADER.pack(len(rec), 0), rec, bytes(pad))
             starts.append(at)
-            at += RING_HEADER.size + len(rec) + (-len(rec) % 8)
-        return self.decode_ring_records(framed, starts)
+            at += RING_HEADER.size + len(rec) + pad
+        parts.append(bytes(_RING_AND_RECORD_HEADER.size))  # a short last record's header read stays inside
+        return self.decode_ring_records(b"".join(parts), starts)
 
     def decode_ring_records(self, data, starts):
         """Events for the records whose ring headers start at each offset of `starts` in `data`

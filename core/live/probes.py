@@ -311,10 +311,13 @@ def _exit_program(spec, plan):
     if "fds" in plan.axes:
         lines += _fd_role_code(spec)
     if plan.aggregates(spec.name):
-        is_write = int(spec.io_dir == "out")
-        return lines + [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {is_write});",
-                        "    (void)off; (void)n;", "    return 0;", "}", ""]
+        return lines + _add_to_totals(spec) + ["    (void)off; (void)n;", "    return 0;", "}", ""]
     return lines + _record(spec.exit_id, spec.exit, spec) + ["    (void)n;", "    return 0;", "}", ""]
+
+
+def _add_to_totals(spec):
+    """An aggregated I/O exit: its result goes to the fd's totals in the kernel, no record."""
+    return [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {int(spec.io_dir == 'out')});"]
 
 
 def _exit_only_program(spec, plan):
@@ -332,9 +335,7 @@ def _exit_only_program(spec, plan):
     lines += _task_checks(spec, plan)
     lines.append("    syscall_args(&s, regs);")
     if plan.aggregates(spec.name):
-        is_write = int(spec.io_dir == "out")
-        return lines + [f"    io_add(id >> 32, s.a[{spec.fd_arg}], ret, {is_write});",
-                        "    (void)tid; (void)off; (void)n;", "    return 0;", "}", ""]
+        return lines + _add_to_totals(spec) + ["    (void)tid; (void)off; (void)n;", "    return 0;", "}", ""]
     lines += _enter_record(spec, plan)
     if "fds" in plan.axes:
         lines += _fd_role_code(spec)

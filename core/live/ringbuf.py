@@ -19,8 +19,8 @@ import struct
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
-_HDR = 8
 RING_HEADER = struct.Struct("<II")  # length (with the busy and discard bits), page offset
+_HDR = RING_HEADER.size
 _U32 = struct.Struct("<I")
 
 
