@@ -296,11 +296,17 @@ def test_a_corrupt_entry_is_rebuilt_and_replaced(tmp_path, monkeypatch):
         assert cache.load(key) == make_entry(key=key, programs=3)
 
 
+def _store_compiled(path, source, programs):
+    """Put in the cache at `path` an entry of `programs` programs for `source`; its key."""
+    key = objcache.cache_key(source)
+    with objcache.CacheDir(path) as cache:
+        cache.store(make_entry(key=key, programs=programs))
+    return key
+
+
 def test_an_entry_the_kernel_refuses_is_rebuilt_once(tmp_path, monkeypatch):
     monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
-    key = objcache.cache_key("abc")
-    with objcache.CacheDir(tmp_path) as cache:
-        cache.store(make_entry(key=key, programs=1))
+    key = _store_compiled(tmp_path, "abc", programs=1)
     rec = _Recorder(monkeypatch, refuse_keys={key})
     timings = {}
     assert engine._load_object("abc", timings, []) == make_entry(key=key, programs=3)
@@ -388,9 +394,7 @@ def test_a_map_update_the_kernel_refuses_is_a_runtime_error(monkeypatch):
 
 def test_a_cached_shared_object_is_loaded_instead_of_the_plans_own(tmp_path, monkeypatch):
     monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
-    shared_key = objcache.cache_key("shared")
-    with objcache.CacheDir(tmp_path) as cache:
-        cache.store(make_entry(key=shared_key, programs=6))
+    shared_key = _store_compiled(tmp_path, "shared", programs=6)
     rec = _Recorder(monkeypatch)
     timings = {}
     assert engine._load_object("own", timings, [], attach={"a:b"}, shared="shared") == make_entry(
@@ -410,9 +414,7 @@ def test_without_the_shared_object_a_start_compiles_only_its_own_plan(tmp_path, 
 
 def test_a_shared_object_the_kernel_refuses_falls_back_to_the_plans_own(tmp_path, monkeypatch):
     monkeypatch.setenv("CHISEL_BPF_CACHE", str(tmp_path))
-    shared_key = objcache.cache_key("shared")
-    with objcache.CacheDir(tmp_path) as cache:
-        cache.store(make_entry(key=shared_key, programs=6))
+    shared_key = _store_compiled(tmp_path, "shared", programs=6)
     rec = _Recorder(monkeypatch, refuse_keys={shared_key})
     assert engine._load_object("own", {}, [], shared="shared") == make_entry(key=objcache.cache_key("own"),
                                                                             programs=3)
